@@ -1,0 +1,35 @@
+/* Text encodings used everywhere: lowercase hex for hashes and ids, and the single text form of a
+ * public key.
+ *
+ * A public key's text form is standard base64 with padding of its 32 bytes (44 characters), as
+ * WireGuard does; the same form is used in config files, on the command line, in invites and in
+ * JSON output. Hashes and record ids are 64 lowercase hex characters, as sha256sum prints. */
+#ifndef SZ_ENCODING_H
+#define SZ_ENCODING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SZ_HASH_LEN 32
+#define SZ_HASH_HEX_LEN 64
+#define SZ_PUBKEY_LEN 32
+#define SZ_PUBKEY_TEXT_LEN 44
+
+/* Writes 2*len lowercase hex characters and a NUL to out (borrowed, at least 2*len+1 bytes). */
+void sz_hex_encode(char *out, const uint8_t *in, size_t len);
+
+/* Decodes exactly 2*len hex characters from text (either case) into out. Returns 0, or
+ * SZ_E_MALFORMED if text is not exactly that long or holds a non-hex character. */
+int sz_hex_decode(uint8_t *out, size_t len, const char *text);
+
+/* Returns 1 if text is a non-empty string of lowercase or uppercase hex of at most max chars. */
+int sz_hex_is_prefix(const char *text, size_t max);
+
+/* Writes the text form of a public key and a NUL to out (SZ_PUBKEY_TEXT_LEN + 1 bytes). */
+void sz_pubkey_format(char out[static SZ_PUBKEY_TEXT_LEN + 1], const uint8_t pk[static 32]);
+
+/* Parses the text form of a public key, ignoring surrounding whitespace. Returns 0, or SZ_E_KEY
+ * when the text is not 44 characters of base64 that decode to 32 bytes. */
+int sz_pubkey_parse(uint8_t pk[static 32], const char *text);
+
+#endif

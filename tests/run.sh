@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, builds with ASan+UBSan and -Werror, runs CTest
+# (unit tests, conformance vectors, fuzz corpus replay, integration tests against real daemons).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/deploy/install-deps.sh"
+build=${SZ_BUILD_DIR:-$root/build-test}
+cmake -S "$root" -B "$build" -DSZ_SANITIZE=ON -DSZ_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$build" -j"$(nproc)"
+cd "$build"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --output-on-failure -j"$(nproc)" "$@"
