@@ -1,0 +1,68 @@
+/* Secondary indexes over the current version of every record, and list queries over them.
+ *
+ * The store (daemon/store.c) owns the LMDB environment and calls these functions inside its own
+ * write transactions; this module owns its named databases (all prefixed "idx_") and their key
+ * layouts, which daemon/STORE.md documents. Indexes describe each record's CURRENT version only
+ * (RECORD.md's deterministic rule); ordering uses the record's first-version created time and
+ * record id, which never change, so cursor tokens stay stable under concurrent writes. */
+#ifndef SZ_INDEX_H
+#define SZ_INDEX_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+#define SZ_INDEX_DBS 8                  /* named databases this module may open */
+#define SZ_QUERY_MAX_FILTERS 8
+#define SZ_QUERY_MAX_LIMIT 1000
+#define SZ_CURSOR_TOKEN_LEN 96          /* text length of a cursor token, without NUL */
+
+typedef struct sz_index_s sz_index_t;
+
+/* One --where FIELD=VALUE filter. Fields: "kind", "author" (key text), "country", "period" (an EDTF
+ * date or interval; matches cases and testimonies whose period or event date overlaps it),
+ * "event_type", "pathway", "actor_role", "defection_type", "act_type", "witness_role",
+ * "language", "case" (testimonies linked to that case id), "testimony" (cases linked to it), and
+ * "attr.NAME" (a case's coded attribute, compared as text). Both strings are borrowed. */
+typedef struct sz_filter_s {
+    const char *field;
+    const char *value;
+} sz_filter_t;
+
+typedef struct sz_query_s {
+    unsigned kind;                 /* 0 = any */
+    sz_filter_t filters[SZ_QUERY_MAX_FILTERS];
+    unsigned nfilters;
+    int newest_first;              /* order by first-version created time, then record id */
+    unsigned limit;                /* 1..SZ_QUERY_MAX_LIMIT */
+    const char *cursor;            /* NULL, or a token returned by a previous page */
+} sz_query_t;
+
+/* Opens (creating if needed) this module's databases inside txn, which must be a write
+ * transaction the caller commits. Returns a handle the caller owns and frees with
+ * sz_index_close(), or a negative error. */
+int sz_index_open(sz_index_t **out, MDB_txn *txn);
+void sz_index_close(sz_index_t *idx);
+
+/* Records that the current version of record_id changed from old (NULL for a record seen for the
+ * first time) to cur, inside the caller's write transaction. first_created is the created time of
+ * the record's first version. Both records are decoded and already verified; sealed bodies are
+ * indexed by kind, author and time only. Returns 0 or a negative error (the caller aborts). */
+int sz_index_update(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[static 32],
+                    uint64_t first_created, const sz_record_t *old, const sz_record_t *cur);
+
+/* Removes every entry of record_id, whose current version is cur (used by retraction). */
+int sz_index_remove(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[static 32],
+                    uint64_t first_created, const sz_record_t *cur);
+
+/* Runs a list query in txn (read or write). Writes up to q->limit record ids to ids (borrowed,
+ * room for q->limit), their count to *n, and a token for the next page to next_cursor (borrowed,
+ * SZ_CURSOR_TOKEN_LEN + 1 bytes; empty string when there is no next page). Returns 0,
+ * SZ_E_ARGUMENT for an unknown field or bad value or cursor (with no partial output), or a
+ * negative error. */
+int sz_index_list(sz_index_t *idx, MDB_txn *txn, const sz_query_t *q, uint8_t (*ids)[32],
+                  size_t *n, char *next_cursor);
+
+#endif
