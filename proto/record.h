@@ -11,8 +11,8 @@
 
 #include "encoding.h"
 
-#define SZ_RECORD_MAGIC "SZR"        /* 3 bytes, then the format version byte */
-#define SZ_RECORD_FORMAT 1           /* the only format version this code reads and writes */
+#define SZ_RECORD_MAGIC "SZR"         /* 3 bytes, then the format version byte */
+#define SZ_RECORD_FORMAT 1            /* the only format version this code reads and writes */
 #define SZ_RECORD_MAX_BODY (1u << 20) /* 1 MiB; attachments travel separately */
 #define SZ_RECORD_MAX_PARENTS 16
 #define SZ_SIG_LEN 64
@@ -36,14 +36,14 @@ typedef enum sz_kind_e {
 
 typedef struct sz_record_s sz_record_t;
 struct sz_record_s {
-    uint8_t format;     /* SZ_RECORD_FORMAT */
-    uint8_t kind;       /* sz_kind_t */
-    uint8_t flags;      /* SZ_FLAG_* */
-    uint64_t created;   /* milliseconds since the Unix epoch, UTC */
+    uint8_t format;           /* SZ_RECORD_FORMAT */
+    uint8_t kind;             /* sz_kind_t */
+    uint8_t flags;            /* SZ_FLAG_* */
+    uint64_t created;         /* milliseconds since the Unix epoch, UTC */
     const uint8_t *record_id; /* 32 bytes; all zero in a record's first version */
-    uint8_t nparents;   /* 0 for a first version, 1..SZ_RECORD_MAX_PARENTS otherwise */
-    const uint8_t *parents; /* nparents * 32 bytes, strictly ascending */
-    const uint8_t *author;  /* 32-byte Ed25519 public key */
+    uint8_t nparents;         /* 0 for a first version, 1..SZ_RECORD_MAX_PARENTS otherwise */
+    const uint8_t *parents;   /* nparents * 32 bytes, strictly ascending */
+    const uint8_t *author;    /* 32-byte Ed25519 public key */
     uint32_t body_len;
     const uint8_t *body;
     const uint8_t *signature; /* 64 bytes */
@@ -55,9 +55,9 @@ struct sz_record_s {
 typedef struct sz_record_fields_s {
     uint8_t kind;
     uint8_t flags;
-    uint64_t created;          /* milliseconds since the epoch */
-    const uint8_t *record_id;  /* NULL for a first version */
-    const uint8_t *parents;    /* nparents * 32 bytes, any order; NULL when nparents == 0 */
+    uint64_t created;         /* milliseconds since the epoch */
+    const uint8_t *record_id; /* NULL for a first version */
+    const uint8_t *parents;   /* nparents * 32 bytes, any order; NULL when nparents == 0 */
     uint8_t nparents;
     const uint8_t *body;
     uint32_t body_len;
@@ -72,26 +72,33 @@ size_t sz_record_encoded_len(unsigned nparents, uint32_t body_len);
  * SZ_E_KIND, SZ_E_FLAGS, SZ_E_TOO_LARGE, SZ_E_PARENTS, SZ_E_RECORD_ID. */
 int sz_record_decode(sz_record_t *rec, const uint8_t *buf, size_t len);
 
-/* Checks the Ed25519 signature of a decoded record over the domain prefix and every byte before
- * the signature. Returns 0 or SZ_E_SIGNATURE. */
+/* Checks the Ed25519 signature of a decoded record (borrowed) over the domain prefix and every
+ * byte before the signature, with libsodium's strict rules (canonical S, no small-order R or
+ * author key). Records whose signed bytes fit in 8 KiB are checked without allocating; larger
+ * ones need one malloc. Returns 0, SZ_E_SIGNATURE, or -ENOMEM if that malloc fails. */
 int sz_record_verify_signature(const sz_record_t *rec);
 
 /* Writes the version hash, SHA-256 of the whole envelope, to out. */
 void sz_record_version_hash(const sz_record_t *rec, uint8_t out[static 32]);
 
 /* Writes the record id to out: the record_id field, or for a first version its own version hash
- * (which the caller passes in, so it is computed once). */
+ * (which the caller passes in, so it is computed once). out may be version_hash itself. */
 void sz_record_id(const sz_record_t *rec, const uint8_t version_hash[static 32],
                   uint8_t out[static 32]);
 
-/* Decodes, verifies the signature and computes the version hash in one call: what every node does
- * with untrusted bytes. version_hash may be NULL. Returns 0 or any error of the two above. */
+/* Decodes, verifies the signature and computes the version hash (32 bytes) in one call: what every
+ * node does with untrusted bytes. buf is borrowed and rec points into it. version_hash may be NULL;
+ * it is written only on success. Returns 0 or any error of the decode and verify calls above. */
 int sz_record_open(sz_record_t *rec, const uint8_t *buf, size_t len, uint8_t *version_hash);
 
 /* Encodes and signs a new version with sk (borrowed; SZ_SECRETKEY_LEN bytes, public key in its
- * second half). Parents are sorted here. On success *out is a malloc'd envelope the caller owns and
- * frees with free(). Returns 0, SZ_E_KIND, SZ_E_FLAGS, SZ_E_TOO_LARGE, SZ_E_PARENTS (too many,
- * duplicates), SZ_E_RECORD_ID (id given without parents or parents without id) or -ENOMEM. */
+ * second half, which becomes the author). Parents are sorted here. Before signing, the public half
+ * is checked against the seed, because signing under a wrong public half can leak the secret key.
+ * On success *out is a malloc'd envelope the caller owns and frees with free(); on failure *out is
+ * NULL. Returns 0, SZ_E_ARGUMENT (NULL pointer where data is needed), SZ_E_KIND, SZ_E_FLAGS,
+ * SZ_E_TOO_LARGE, SZ_E_PARENTS (too many, duplicates), SZ_E_RECORD_ID (id given without parents,
+ * parents without id, or an all-zero id), SZ_E_KEY (public half does not match the seed),
+ * SZ_E_CRYPTO or -ENOMEM. */
 int sz_record_sign(const sz_record_fields_t *fields, const uint8_t sk[static 64], uint8_t **out,
                    size_t *out_len);
 
