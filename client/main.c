@@ -1,5 +1,94 @@
+/* samizdat: the command-line client. This file holds the command table and the dispatcher; each
+ * command lives in client/cmd_<group>.c and shares client/cli.h. To add a command, write its
+ * handler and usage text, declare them in client/commands.h and add one row below. */
+#include "cli.h"
+#include "commands.h"
+
+#include <sodium.h>
 #include <stdio.h>
-int main(void) {
-    fprintf(stderr, "samizdat: not built yet\n");
-    return 2;
+#include <string.h>
+
+static const sz_cli_command_t commands[] = {
+    {"keygen", sz_cmd_keygen, "create a signing key pair", sz_usage_keygen},
+    {"sign", sz_cmd_sign, "sign a testimony or case body into a record file (offline)",
+     sz_usage_sign},
+    {"verify", sz_cmd_verify, "check a record file: structure, signature and schema",
+     sz_usage_verify},
+    {"show", sz_cmd_show, "verify a record file and print its contents", sz_usage_show},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_help(FILE *f) {
+    fprintf(f, "usage: samizdat [--key FILE] [--json] <command> [options] [arguments]\n"
+               "       samizdat <command> --help | samizdat --help | samizdat --version\n"
+               "\n"
+               "Commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "\n"
+            "Global options (before or after the command):\n"
+            "  --key FILE   secret key file (default $SAMIZDAT_KEY, then\n"
+            "               ~/.config/samizdat/secret.key)\n"
+            "  --json       print results as JSON\n"
+            "  -h, --help   show help\n"
+            "\n"
+            "Environment: SAMIZDAT_KEY, SAMIZDAT_PASSPHRASE_FILE (a file whose first line is the\n"
+            "passphrase, for scripts), XDG_CONFIG_HOME.\n"
+            "Exit status: 0 success, 1 failure (reason on stderr), 2 usage error.\n");
+}
+
+static const sz_cli_command_t *find_command(const char *name) {
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (sodium_init() < 0) {
+        fprintf(stderr, "samizdat: cannot initialise libsodium\n");
+        return SZ_EXIT_FAIL;
+    }
+    sz_cli_t cli = {0};
+    /* Global options may precede the command; the command's own parser accepts them later too. */
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_help(stdout);
+            return SZ_EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("samizdat %s\n", SZ_CLIENT_VERSION);
+            return SZ_EXIT_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            cli.json = 1;
+        } else if (strcmp(a, "--key") == 0 && i + 1 < argc) {
+            cli.key_path = argv[++i];
+        } else if (strncmp(a, "--key=", 6) == 0) {
+            cli.key_path = a + 6;
+        } else {
+            return sz_cli_usage_error(&cli, "unknown option %.64s", a);
+        }
+    }
+    if (i >= argc) {
+        print_help(stderr);
+        return SZ_EXIT_USAGE;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        const sz_cli_command_t *c = i + 1 < argc ? find_command(argv[i + 1]) : NULL;
+        if (c != NULL)
+            fputs(c->usage, stdout);
+        else
+            print_help(stdout);
+        return SZ_EXIT_OK;
+    }
+    const sz_cli_command_t *c = find_command(argv[i]);
+    if (c == NULL)
+        return sz_cli_usage_error(&cli, "unknown command '%.64s'", argv[i]);
+    cli.command = c;
+    int rc = c->run(&cli, argc - i, argv + i);
+    if (fflush(stdout) != 0 && rc == SZ_EXIT_OK)
+        rc = sz_cli_fail(&cli, "cannot write the output");
+    return rc;
 }
