@@ -1,0 +1,902 @@
+/* The archive store; see store.h for the contract and STORE.md for the on-disk layout. */
+#include "store.h"
+
+#include "error.h"
+#include "lmdb_txn.h"
+#include "store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_MAP ((size_t)64 << 20)
+#define DEFAULT_MAX_MAP ((size_t)1 << 40)
+#define TL_SLOTS 4
+
+/* ---- small helpers ---- */
+
+void sz__be64_put(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+uint64_t sz__be64_get(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void be32_put(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t be32_get(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void sz__byhash_encode(uint8_t out[SZ__BYHASH_LEN], const sz__byhash_t *b) {
+    sz__be64_put(out, b->seq);
+    sz__be64_put(out + 8, b->recno);
+    sz__be64_put(out + 16, b->created);
+    be32_put(out + 24, b->generation);
+    be32_put(out + 28, b->flags);
+}
+
+int sz__byhash_decode(sz__byhash_t *b, const MDB_val *v) {
+    if (v->mv_size != SZ__BYHASH_LEN)
+        return SZ_E_CORRUPT;
+    const uint8_t *p = v->mv_data;
+    b->seq = sz__be64_get(p);
+    b->recno = sz__be64_get(p + 8);
+    b->created = sz__be64_get(p + 16);
+    b->generation = be32_get(p + 24);
+    b->flags = be32_get(p + 28);
+    return 0;
+}
+
+void sz__recval_encode(uint8_t out[SZ__RECVAL_LEN], const sz__recval_t *r) {
+    sz__be64_put(out, r->recno);
+    sz__be64_put(out + 8, r->first_created);
+    sz__be64_put(out + 16, r->cur_created);
+    memcpy(out + 24, r->current, 32);
+    be32_put(out + 56, r->generation);
+    be32_put(out + 60, r->nversions);
+    be32_put(out + 64, r->nheads);
+    be32_put(out + 68, r->flags);
+}
+
+int sz__recval_decode(sz__recval_t *r, const MDB_val *v) {
+    if (v->mv_size != SZ__RECVAL_LEN)
+        return SZ_E_CORRUPT;
+    const uint8_t *p = v->mv_data;
+    r->recno = sz__be64_get(p);
+    r->first_created = sz__be64_get(p + 8);
+    r->cur_created = sz__be64_get(p + 16);
+    memcpy(r->current, p + 24, 32);
+    r->generation = be32_get(p + 56);
+    r->nversions = be32_get(p + 60);
+    r->nheads = be32_get(p + 64);
+    r->flags = be32_get(p + 68);
+    return 0;
+}
+
+void sz__merkle_key(uint8_t key[9], unsigned level, uint64_t index) {
+    /* Keyed by the subtree's last leaf, then level: subtrees are created in exactly this order,
+     * so every put is an append and the pages pack full. */
+    sz__be64_put(key, ((index + 1) << level) - 1);
+    key[8] = (uint8_t)level;
+}
+
+/* The deterministic current-version order of RECORD.md: greater generation, then greater created
+ * time, then bytewise greater version hash. Returns >0 when a wins. */
+int sz__version_cmp(uint32_t gen_a, uint64_t created_a, const uint8_t *hash_a, uint32_t gen_b,
+                    uint64_t created_b, const uint8_t *hash_b) {
+    if (gen_a != gen_b)
+        return gen_a > gen_b ? 1 : -1;
+    if (created_a != created_b)
+        return created_a > created_b ? 1 : -1;
+    return memcmp(hash_a, hash_b, 32);
+}
+
+/* Records why a transaction failed in the store's error text. */
+static int txn_result(sz_store_t *s, const sz__txn_t *t, const char *what) {
+    if (t->err == 0)
+        return 0;
+    if (t->lmdb_rc != 0)
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s failed: %s", what, sz__lmdb_advice(t->lmdb_rc));
+    else
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s failed: %s", what, sz_strerror(t->err));
+    return t->err;
+}
+
+/* ---- read transactions: one per thread and store, reset between calls ---- */
+
+static atomic_uint_fast64_t next_store_id = 1;
+
+static _Thread_local struct {
+    uint64_t store_id;
+    MDB_txn *txn;
+} tl_readers[TL_SLOTS];
+
+static int register_reader(sz_store_t *s, MDB_txn *txn) {
+    pthread_mutex_lock(&s->readers_lock);
+    if (s->nreaders == s->capreaders) {
+        size_t cap = s->capreaders ? s->capreaders * 2 : 16;
+        MDB_txn **n = realloc(s->readers, cap * sizeof(*n));
+        if (n == NULL) {
+            pthread_mutex_unlock(&s->readers_lock);
+            return -ENOMEM;
+        }
+        s->readers = n;
+        s->capreaders = cap;
+    }
+    s->readers[s->nreaders++] = txn;
+    pthread_mutex_unlock(&s->readers_lock);
+    return 0;
+}
+
+int sz__rd_begin(sz_store_t *s, MDB_txn **out) {
+    pthread_rwlock_rdlock(&s->maplock);
+    int slot = -1, empty = -1;
+    for (int i = 0; i < TL_SLOTS; i++) {
+        if (tl_readers[i].store_id == s->id)
+            slot = i;
+        else if (empty < 0 && tl_readers[i].txn == NULL)
+            empty = i;
+    }
+    int rc;
+    if (slot >= 0) {
+        rc = mdb_txn_renew(tl_readers[slot].txn);
+        if (rc == 0) {
+            *out = tl_readers[slot].txn;
+            return 0;
+        }
+        goto fail;
+    }
+    MDB_txn *txn = NULL;
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == MDB_READERS_FULL) {
+        int dead = 0;
+        mdb_reader_check(s->env, &dead);
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    }
+    if (rc != 0)
+        goto fail;
+    if (register_reader(s, txn) != 0) {
+        mdb_txn_abort(txn);
+        pthread_rwlock_unlock(&s->maplock);
+        return -ENOMEM;
+    }
+    /* A slot whose store is gone or which belongs to another store is reused; the evicted
+     * transaction stays registered with its store, which aborts it at close. */
+    slot = empty >= 0 ? empty : 0;
+    tl_readers[slot].store_id = s->id;
+    tl_readers[slot].txn = txn;
+    *out = txn;
+    return 0;
+fail:
+    pthread_rwlock_unlock(&s->maplock);
+    return sz__lmdb_err(rc);
+}
+
+void sz__rd_end(sz_store_t *s, MDB_txn *txn) {
+    mdb_txn_reset(txn);
+    pthread_rwlock_unlock(&s->maplock);
+}
+
+/* ---- map growth ---- */
+
+/* Grows the map so that need more bytes fit under 80% of it, doubling up to max_map. Called with
+ * the writer lock held and no write transaction open; takes the map lock exclusively because
+ * remapping invalidates every pointer read transactions hold. */
+int sz__grow_map(sz_store_t *s, size_t need, int force) {
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+        return SZ_E_STORE;
+    size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+    size_t size = info.me_mapsize;
+    if (!force && (used + need) <= size / 10 * 8)
+        return 0;
+    size_t target = size;
+    while ((force || (used + need) > target / 10 * 8) && target < s->max_map) {
+        target = target * 2 > s->max_map ? s->max_map : target * 2;
+        force = 0;
+    }
+    if (target <= size)
+        return force ? SZ_E_NO_SPACE : 0;
+    pthread_rwlock_wrlock(&s->maplock);
+    int rc = mdb_env_set_mapsize(s->env, target);
+    pthread_rwlock_unlock(&s->maplock);
+    if (rc != 0)
+        return sz__lmdb_err(rc);
+    return 0;
+}
+
+/* ---- open / close ---- */
+
+static void open_msg(const sz_store_options_t *o, const char *fmt, const char *a, const char *b) {
+    if (o != NULL && o->errbuf != NULL && o->errlen > 0)
+        snprintf(o->errbuf, o->errlen, fmt, a, b);
+}
+
+/* Looks at DIR/data.mdb before LMDB maps it: LMDB would initialise an empty file, and mapping a
+ * truncated one faults (SIGBUS) on the first access past its end. Reads both meta pages and
+ * checks the magic, LMDB's data version and that the file covers the last page in use. Returns 0
+ * (absent or plausible), SZ_E_CORRUPT or SZ_E_FORMAT. */
+static int precheck(const char *path, const sz_store_options_t *o) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        int e = errno;
+        open_msg(o, "cannot read %s: %s", path, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    uint8_t m0[160], m1[160];
+    int rc = SZ_E_CORRUPT;
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(m0) ||
+        pread(fd, m0, sizeof(m0), 0) != (ssize_t)sizeof(m0)) {
+        open_msg(o, "%s is empty or truncated; %s", path,
+                 "it is not an archive: restore it from a backup or move it away");
+        goto out;
+    }
+    uint32_t magic, version, psize;
+    memcpy(&magic, m0 + 16, 4);
+    memcpy(&version, m0 + 20, 4);
+    memcpy(&psize, m0 + 40, 4);
+    if (magic != 0xBEEFC0DEu) {
+        open_msg(o, "%s is not an LMDB data file (bad magic); %s", path,
+                 "is this the right folder? it is not a samizdat archive");
+        goto out;
+    }
+    if (version != 1) {
+        open_msg(o, "%s uses LMDB data version %s; this build reads version 1", path,
+                 version == 0 ? "0" : "other");
+        rc = SZ_E_FORMAT;
+        goto out;
+    }
+    if (psize < 512 || psize > 65536 || (psize & (psize - 1)) != 0 ||
+        st.st_size < (off_t)psize * 2 || pread(fd, m1, sizeof(m1), psize) != (ssize_t)sizeof(m1)) {
+        open_msg(o, "%s is truncated or damaged (page size or meta pages); %s", path,
+                 "restore it from a backup");
+        goto out;
+    }
+    uint64_t last0, last1, txn0, txn1;
+    uint32_t magic1;
+    memcpy(&magic1, m1 + 16, 4);
+    memcpy(&last0, m0 + 136, 8);
+    memcpy(&txn0, m0 + 144, 8);
+    memcpy(&last1, m1 + 136, 8);
+    memcpy(&txn1, m1 + 144, 8);
+    uint64_t last = (magic1 == 0xBEEFC0DEu && txn1 > txn0) ? last1 : last0;
+    if ((uint64_t)st.st_size < (last + 1) * psize) {
+        open_msg(o, "%s is truncated: its pages run past the end of the file; %s", path,
+                 "restore it from a backup");
+        goto out;
+    }
+    rc = 0;
+out:
+    close(fd);
+    return rc;
+}
+
+static int open_dbs(sz_store_t *s, sz__txn_t *t, unsigned create) {
+    static const struct {
+        const char *name;
+        unsigned flags;
+        size_t off;
+    } dbs[] = {
+        {"log", 0, offsetof(sz_store_t, log)},
+        {"byhash", 0, offsetof(sz_store_t, byhash)},
+        {"records", 0, offsetof(sz_store_t, records)},
+        {"heads", MDB_DUPSORT | MDB_DUPFIXED, offsetof(sz_store_t, heads)},
+        {"members", MDB_DUPSORT | MDB_DUPFIXED, offsetof(sz_store_t, members)},
+        {"recnos", 0, offsetof(sz_store_t, recnos)},
+        {"merkle", 0, offsetof(sz_store_t, merkle)},
+    };
+    for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+        MDB_dbi *dbi = (MDB_dbi *)((char *)s + dbs[i].off);
+        int rc = mdb_dbi_open(t->txn, dbs[i].name, dbs[i].flags | create, dbi);
+        if (rc != 0)
+            return sz__txn_fail(t, sz__lmdb_err(rc), rc);
+    }
+    return 0;
+}
+
+/* Reads the format record; creates the archive when the environment is brand new. */
+static int check_format(sz_store_t *s, sz__txn_t *t, const char *path,
+                        const sz_store_options_t *o) {
+    int rc = mdb_dbi_open(t->txn, "meta", 0, &s->meta);
+    if (rc == MDB_NOTFOUND) {
+        MDB_dbi main;
+        MDB_stat st;
+        rc = mdb_dbi_open(t->txn, NULL, 0, &main);
+        if (rc == 0)
+            rc = mdb_stat(t->txn, main, &st);
+        if (rc != 0)
+            return sz__txn_fail(t, sz__lmdb_err(rc), rc);
+        if (st.ms_entries > 0) {
+            open_msg(o, "%s holds an LMDB database that is not a samizdat archive; %s", path,
+                     "point --data at an empty or samizdat folder");
+            return sz__txn_fail(t, SZ_E_FORMAT, 0);
+        }
+        rc = mdb_dbi_open(t->txn, "meta", MDB_CREATE, &s->meta);
+        if (rc != 0)
+            return sz__txn_fail(t, sz__lmdb_err(rc), rc);
+        uint8_t fmt[sizeof(SZ_STORE_MAGIC) - 1 + 4];
+        memcpy(fmt, SZ_STORE_MAGIC, sizeof(SZ_STORE_MAGIC) - 1);
+        be32_put(fmt + sizeof(SZ_STORE_MAGIC) - 1, SZ_STORE_FORMAT);
+        MDB_val k = {6, "format"}, v = {sizeof(fmt), fmt};
+        sz__txn_put(t, s->meta, &k, &v, 0);
+        return open_dbs(s, t, MDB_CREATE);
+    }
+    if (rc != 0) {
+        if (rc == MDB_INCOMPATIBLE)
+            open_msg(o, "%s holds an LMDB database that is not a samizdat archive; %s", path,
+                     "point --data at an empty or samizdat folder");
+        return sz__txn_fail(t, sz__lmdb_err(rc), rc);
+    }
+    MDB_val k = {6, "format"}, v;
+    rc = sz__txn_get(t, s->meta, &k, &v);
+    size_t ml = sizeof(SZ_STORE_MAGIC) - 1;
+    if (rc == SZ_E_NOT_FOUND ||
+        (rc == 0 && (v.mv_size != ml + 4 || memcmp(v.mv_data, SZ_STORE_MAGIC, ml) != 0))) {
+        open_msg(o, "%s holds an LMDB database that is not a samizdat archive%s", path,
+                 " (no samizdat format record)");
+        return sz__txn_fail(t, SZ_E_FORMAT, 0);
+    }
+    if (rc != 0)
+        return rc;
+    uint32_t version = be32_get((const uint8_t *)v.mv_data + ml);
+    if (version != SZ_STORE_FORMAT) {
+        char num[16];
+        snprintf(num, sizeof(num), "%u", version);
+        if (version > SZ_STORE_FORMAT)
+            open_msg(o,
+                     "%s was written in store format %s, newer than this samizdatd reads (1); "
+                     "upgrade samizdatd",
+                     path, num);
+        else
+            open_msg(o, "%s uses unknown store format %s", path, num);
+        return sz__txn_fail(t, SZ_E_FORMAT, 0);
+    }
+    return open_dbs(s, t, MDB_CREATE);
+}
+
+/* Loads the cached counters and the Merkle frontier from a committed state. */
+static int load_state(sz_store_t *s, sz__txn_t *t) {
+    MDB_cursor *c;
+    MDB_val k, v;
+    s->next_seq = 0;
+    s->next_recno = 1;
+    if (sz__txn_cursor(t, s->log, &c) != 0)
+        return t->err;
+    int rc = sz__txn_cget(t, c, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8)
+        s->next_seq = sz__be64_get(k.mv_data) + 1;
+    mdb_cursor_close(c);
+    if (sz__txn_cursor(t, s->recnos, &c) != 0)
+        return t->err;
+    rc = sz__txn_cget(t, c, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8)
+        s->next_recno = sz__be64_get(k.mv_data) + 1;
+    mdb_cursor_close(c);
+    sz_merkle_frontier_init(&s->frontier);
+    k.mv_size = 8;
+    k.mv_data = "frontier";
+    rc = sz__txn_get(t, s->meta, &k, &v);
+    if (rc == 0) {
+        if (sz_merkle_frontier_decode(&s->frontier, v.mv_data, v.mv_size) != 0)
+            return sz__txn_fail(t, SZ_E_CORRUPT, 0);
+    } else if (rc != SZ_E_NOT_FOUND) {
+        return rc;
+    }
+    if (s->frontier.size != s->next_seq) {
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "the Merkle log holds %llu leaves but the append log %llu entries",
+                 (unsigned long long)s->frontier.size, (unsigned long long)s->next_seq);
+        return sz__txn_fail(t, SZ_E_CORRUPT, 0);
+    }
+    return t->err;
+}
+
+int sz_store_open(sz_store_t **out, const char *dir, const sz_store_options_t *opts) {
+    *out = NULL;
+    if (dir == NULL)
+        return SZ_E_ARGUMENT;
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path))
+        return SZ_E_ARGUMENT;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        int e = errno;
+        open_msg(opts, "cannot create the data folder %s: %s", dir, strerror(e));
+        return -e;
+    }
+    int rc = precheck(path, opts);
+    if (rc != 0)
+        return rc;
+
+    sz_store_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -ENOMEM;
+    s->id = atomic_fetch_add(&next_store_id, 1);
+    s->max_map = opts && opts->max_map ? opts->max_map : DEFAULT_MAX_MAP;
+    size_t initial = opts && opts->initial_map ? opts->initial_map : DEFAULT_MAP;
+    if (initial > s->max_map)
+        initial = s->max_map;
+    if (opts != NULL) {
+        s->editor = opts->editor;
+        s->editor_arg = opts->editor_arg;
+    }
+    pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->readers_lock, NULL);
+    pthread_rwlock_init(&s->maplock, NULL);
+
+    sz__txn_t t = {0};
+    rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, SZ__STORE_DBS + SZ_INDEX_DBS + SZ_FTS_DBS + 4);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, initial);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(s->env, 510);
+    if (rc == 0)
+        rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600);
+    if (rc != 0) {
+        open_msg(opts, "cannot open the archive in %s: %s", dir, sz__lmdb_advice(rc));
+        rc = sz__lmdb_err(rc);
+        goto fail;
+    }
+    if (sz__grow_map(s, 0, 0) != 0) {
+        rc = SZ_E_NO_SPACE;
+        goto fail;
+    }
+    if ((rc = sz__txn_begin(&t, s->env, 0)) != 0)
+        goto fail;
+    check_format(s, &t, path, opts);
+    if (t.err == 0 && (rc = sz_index_open(&s->idx, t.txn)) != 0)
+        sz__txn_fail(&t, rc, 0);
+    if (t.err == 0 && (rc = sz_fts_open(&s->fts, t.txn)) != 0)
+        sz__txn_fail(&t, rc, 0);
+    if (t.err == 0)
+        load_state(s, &t);
+    if (t.err != 0 && opts != NULL && opts->errbuf != NULL && opts->errbuf[0] == '\0')
+        snprintf(opts->errbuf, opts->errlen, "cannot open the archive in %s: %s", dir,
+                 t.lmdb_rc ? sz__lmdb_advice(t.lmdb_rc)
+                           : (s->errmsg[0] ? s->errmsg : sz_strerror(t.err)));
+    if ((rc = sz__txn_commit(&t)) != 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    sz__txn_abort(&t);
+    sz_store_close(s);
+    return rc;
+}
+
+void sz_store_close(sz_store_t *s) {
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->nreaders; i++)
+        mdb_txn_abort(s->readers[i]);
+    free(s->readers);
+    /* This thread's slots may name the store; clear them so a later store reusing the memory
+     * cannot be confused (ids are unique anyway). */
+    for (int i = 0; i < TL_SLOTS; i++)
+        if (tl_readers[i].store_id == s->id) {
+            tl_readers[i].store_id = 0;
+            tl_readers[i].txn = NULL;
+        }
+    sz_index_close(s->idx);
+    sz_fts_close(s->fts);
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    pthread_mutex_destroy(&s->wlock);
+    pthread_mutex_destroy(&s->readers_lock);
+    pthread_rwlock_destroy(&s->maplock);
+    free(s);
+}
+
+const char *sz_store_errmsg(const sz_store_t *s) {
+    return s->errmsg;
+}
+
+/* ---- ingest ---- */
+
+int sz_store_verify(sz_verified_t *out, const uint8_t *envelope, size_t len) {
+    if (out == NULL || envelope == NULL)
+        return SZ_E_ARGUMENT;
+    return sz_record_open(&out->rec, envelope, len, out->version_hash);
+}
+
+typedef struct wctx_s {
+    sz_store_t *s;
+    sz__txn_t t;
+    uint64_t next_seq;
+    uint64_t next_recno;
+    sz_merkle_frontier_t frontier;
+} wctx_t;
+
+/* Reads the envelope stored at seq (borrowed from the map until the next write). */
+static int log_get(sz__txn_t *t, MDB_dbi log, uint64_t seq, MDB_val *v) {
+    uint8_t k8[8];
+    sz__be64_put(k8, seq);
+    MDB_val k = {8, k8};
+    int rc = sz__txn_get(t, log, &k, v);
+    if (rc == SZ_E_NOT_FOUND)
+        return sz__txn_fail(t, SZ_E_CORRUPT, 0); /* byhash names a seq the log lacks */
+    return rc;
+}
+
+static int lookup_version(sz__txn_t *t, MDB_dbi byhash, const uint8_t *hash, sz__byhash_t *b) {
+    MDB_val k = {32, (void *)hash}, v;
+    int rc = sz__txn_get(t, byhash, &k, &v);
+    if (rc != 0)
+        return rc;
+    if (sz__byhash_decode(b, &v) != 0)
+        return sz__txn_fail(t, SZ_E_CORRUPT, 0);
+    return 0;
+}
+
+/* Appends a new version: log, byhash, members and the Merkle tree. */
+static int append_version(wctx_t *w, const sz_verified_t *v, const uint8_t *rid, uint64_t recno,
+                          uint32_t gen, sz_put_result_t *r) {
+    sz_store_t *s = w->s;
+    uint64_t seq = w->next_seq;
+    uint8_t k8[8];
+    sz__be64_put(k8, seq);
+    MDB_val k = {8, k8}, d = {v->rec.envelope_len, (void *)v->rec.envelope};
+    sz__txn_put(&w->t, s->log, &k, &d, MDB_APPEND);
+
+    sz__byhash_t b = {seq, recno, v->rec.created, gen,
+                      (v->rec.flags & SZ_FLAG_SEALED) ? SZ__BH_SEALED : 0};
+    if (v->rec.nparents == 0)
+        b.flags |= SZ__BH_FIRST;
+    uint8_t bv[SZ__BYHASH_LEN];
+    sz__byhash_encode(bv, &b);
+    MDB_val hk = {32, (void *)v->version_hash}, hv = {sizeof(bv), bv};
+    sz__txn_put(&w->t, s->byhash, &hk, &hv, MDB_NOOVERWRITE);
+
+    MDB_val rk = {32, (void *)rid}, sv = {8, k8};
+    sz__txn_put(&w->t, s->members, &rk, &sv, MDB_APPENDDUP);
+
+    uint8_t leaf[32];
+    sz_merkle_node_t nodes[SZ_MERKLE_MAX_LEVELS];
+    size_t nn = 0;
+    sz_merkle_leaf_hash(leaf, v->version_hash, 32);
+    if (sz_merkle_frontier_append(&w->frontier, leaf, nodes, &nn) != 0)
+        return sz__txn_fail(&w->t, SZ_E_TOO_LARGE, 0);
+    /* Level 0 (leaf hashes) is not stored: it is recomputed from the log when a proof needs it. */
+    for (size_t i = 1; i < nn; i++) {
+        uint8_t mk[9];
+        sz__merkle_key(mk, nodes[i].level, nodes[i].index);
+        MDB_val mkv = {9, mk}, mv = {32, nodes[i].hash};
+        sz__txn_put(&w->t, s->merkle, &mkv, &mv, MDB_APPEND);
+    }
+    if (w->t.err != 0)
+        return w->t.err;
+    w->next_seq++;
+    r->seq = seq;
+    return 0;
+}
+
+/* Decodes a stored envelope that was verified when it was stored. */
+static int decode_stored(sz__txn_t *t, sz_record_t *rec, const MDB_val *v) {
+    if (sz_record_decode(rec, v->mv_data, v->mv_size) != 0)
+        return sz__txn_fail(t, SZ_E_CORRUPT, 0);
+    return 0;
+}
+
+static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
+    sz_store_t *s = w->s;
+    const uint8_t *rid = v->version_hash;
+    sz__recval_t rv = {0};
+    rv.recno = w->next_recno;
+    rv.first_created = v->rec.created;
+    rv.cur_created = v->rec.created;
+    memcpy(rv.current, rid, 32);
+    rv.generation = 1;
+    rv.nversions = 1;
+    rv.nheads = 1;
+    uint8_t buf[SZ__RECVAL_LEN];
+    sz__recval_encode(buf, &rv);
+    MDB_val k = {32, (void *)rid}, d = {sizeof(buf), buf};
+    if (sz__txn_put(&w->t, s->records, &k, &d, MDB_NOOVERWRITE) == SZ_E_EXISTS)
+        return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0); /* a record without its first version */
+    MDB_val hv = {32, (void *)rid};
+    sz__txn_put(&w->t, s->heads, &k, &hv, 0);
+    uint8_t rk[8];
+    sz__be64_put(rk, rv.recno);
+    MDB_val nk = {8, rk}, nv = {32, (void *)rid};
+    sz__txn_put(&w->t, s->recnos, &nk, &nv, MDB_APPEND);
+    if (append_version(w, v, rid, rv.recno, 1, r) != 0)
+        return w->t.err;
+    int rc = sz_index_update(s->idx, w->t.txn, rid, v->rec.created, NULL, &v->rec);
+    if (rc != 0)
+        return sz__txn_fail(&w->t, rc, 0);
+    w->next_recno++;
+    memcpy(r->record_id, rid, 32);
+    r->flags |= SZ_PUT_NEW_RECORD | SZ_PUT_CURRENT;
+    return 0;
+}
+
+static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
+    sz_store_t *s = w->s;
+    const sz_record_t *rec = &v->rec;
+    const uint8_t *rid = rec->record_id;
+    uint32_t maxgen = 0;
+    uint64_t precno = 0;
+    int rc;
+    for (unsigned i = 0; i < rec->nparents; i++) {
+        sz__byhash_t pb;
+        rc = lookup_version(&w->t, s->byhash, rec->parents + 32 * i, &pb);
+        if (rc == SZ_E_NOT_FOUND)
+            return SZ_E_PARENT_MISSING;
+        if (rc != 0)
+            return rc;
+        if (i > 0 && pb.recno != precno)
+            return SZ_E_RECORD_ID; /* parents from two records */
+        precno = pb.recno;
+        if (pb.generation > maxgen)
+            maxgen = pb.generation;
+    }
+    MDB_val k = {32, (void *)rid}, d;
+    rc = sz__txn_get(&w->t, s->records, &k, &d);
+    if (rc == SZ_E_NOT_FOUND)
+        return SZ_E_RECORD_ID;
+    if (rc != 0)
+        return rc;
+    sz__recval_t rv;
+    if (sz__recval_decode(&rv, &d) != 0)
+        return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
+    if (rv.recno != precno)
+        return SZ_E_RECORD_ID;
+
+    /* Amend rights: the first version's author, or an editor by the node's policy. */
+    sz__byhash_t fb;
+    if (lookup_version(&w->t, s->byhash, rid, &fb) != 0)
+        return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
+    MDB_val fe;
+    sz_record_t first;
+    if (log_get(&w->t, s->log, fb.seq, &fe) != 0 || decode_stored(&w->t, &first, &fe) != 0)
+        return w->t.err;
+    if (memcmp(first.author, rec->author, 32) != 0) {
+        uint8_t fa[32];
+        memcpy(fa, first.author, 32);
+        if (s->editor == NULL || !s->editor(s->editor_arg, rid, fa, rec->author))
+            return SZ_E_DENIED;
+    }
+
+    uint32_t gen = maxgen + 1;
+    int cur_was_parent = 0;
+    uint32_t removed = 0;
+    for (unsigned i = 0; i < rec->nparents; i++) {
+        const uint8_t *p = rec->parents + 32 * i;
+        if (memcmp(p, rv.current, 32) == 0)
+            cur_was_parent = 1;
+        MDB_val hv = {32, (void *)p};
+        rc = sz__txn_del(&w->t, s->heads, &k, &hv);
+        if (rc == 0)
+            removed++;
+        else if (rc != SZ_E_NOT_FOUND)
+            return rc;
+    }
+    MDB_val nh = {32, (void *)v->version_hash};
+    sz__txn_put(&w->t, s->heads, &k, &nh, 0);
+
+    /* The order is total, and a child's generation exceeds its parents', so when the current
+     * version is a parent the new version wins against it and hence against every other head;
+     * otherwise only the new version and the current one can be the winner. */
+    int wins = cur_was_parent || sz__version_cmp(gen, rec->created, v->version_hash, rv.generation,
+                                                 rv.cur_created, rv.current) > 0;
+    uint8_t *old_env = NULL;
+    sz_record_t old;
+    if (wins) {
+        sz__byhash_t cb;
+        MDB_val ce;
+        if (lookup_version(&w->t, s->byhash, rv.current, &cb) != 0 ||
+            log_get(&w->t, s->log, cb.seq, &ce) != 0)
+            return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
+        /* Values in a write transaction move when pages are written; keep our own copy. */
+        old_env = malloc(ce.mv_size);
+        if (old_env == NULL)
+            return sz__txn_fail(&w->t, -ENOMEM, 0);
+        memcpy(old_env, ce.mv_data, ce.mv_size);
+        MDB_val oc = {ce.mv_size, old_env};
+        if (decode_stored(&w->t, &old, &oc) != 0)
+            goto out;
+        memcpy(rv.current, v->version_hash, 32);
+        rv.generation = gen;
+        rv.cur_created = rec->created;
+    }
+    rv.nversions++;
+    rv.nheads = rv.nheads - removed + 1;
+    uint8_t buf[SZ__RECVAL_LEN];
+    sz__recval_encode(buf, &rv);
+    d.mv_size = sizeof(buf);
+    d.mv_data = buf;
+    sz__txn_put(&w->t, s->records, &k, &d, 0);
+    if (append_version(w, v, rid, rv.recno, gen, r) != 0)
+        goto out;
+    if (wins) {
+        rc = sz_index_update(s->idx, w->t.txn, rid, rv.first_created, &old, rec);
+        if (rc != 0)
+            sz__txn_fail(&w->t, rc, 0);
+        r->flags |= SZ_PUT_CURRENT;
+    }
+    if (rv.nheads > 1)
+        r->flags |= SZ_PUT_CONFLICT;
+    memcpy(r->record_id, rid, 32);
+out:
+    free(old_env);
+    return w->t.err;
+}
+
+/* Stores one version in the open write transaction. Returns 0, a per-version refusal (nothing of
+ * it written), or the transaction's sticky error. */
+static int put_one(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
+    sz__byhash_t b;
+    memcpy(r->version_hash, v->version_hash, 32);
+    r->flags = 0;
+    int rc = lookup_version(&w->t, w->s->byhash, v->version_hash, &b);
+    if (rc == 0) {
+        MDB_val rk, rv;
+        uint8_t k8[8];
+        sz__be64_put(k8, b.recno);
+        rk.mv_size = 8;
+        rk.mv_data = k8;
+        if (sz__txn_get(&w->t, w->s->recnos, &rk, &rv) != 0 || rv.mv_size != 32)
+            return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
+        memcpy(r->record_id, rv.mv_data, 32);
+        r->seq = b.seq;
+        r->flags = SZ_PUT_EXISTED;
+        return 0;
+    }
+    if (rc != SZ_E_NOT_FOUND)
+        return rc;
+    if (v->rec.nparents == 0)
+        return put_first(w, v, r);
+    return put_later(w, v, r);
+}
+
+/* One attempt at the whole batch in one write transaction. */
+static int put_attempt(sz_store_t *s, const sz_verified_t *v, size_t n, sz_put_result_t *res,
+                       unsigned char *state) {
+    wctx_t w = {.s = s};
+    w.next_seq = s->next_seq;
+    w.next_recno = s->next_recno;
+    w.frontier = s->frontier;
+    if (sz__txn_begin(&w.t, s->env, 0) != 0)
+        return txn_result(s, &w.t, "starting a write");
+    /* state: 0 = to do, 1 = done, 2 = refused before (verification). Versions whose parent comes
+     * later in the batch are retried in further passes while any pass makes progress. */
+    for (size_t i = 0; i < n; i++)
+        if (state[i] == 1)
+            state[i] = 0;
+    int progress = 1, pending = 1;
+    while (progress && pending && w.t.err == 0) {
+        progress = pending = 0;
+        for (size_t i = 0; i < n && w.t.err == 0; i++) {
+            if (state[i] != 0)
+                continue;
+            int rc = put_one(&w, &v[i], &res[i]);
+            if (w.t.err != 0)
+                break;
+            if (rc == SZ_E_PARENT_MISSING) {
+                res[i].err = rc;
+                pending = 1;
+                continue;
+            }
+            res[i].err = rc;
+            state[i] = 1;
+            progress = 1;
+        }
+    }
+    if (w.t.err == 0 && w.frontier.size != s->frontier.size) {
+        uint8_t fb[SZ_MERKLE_FRONTIER_MAX_LEN];
+        size_t fl = 0;
+        sz_merkle_frontier_encode(&w.frontier, fb, sizeof(fb), &fl);
+        MDB_val k = {8, "frontier"}, d = {fl, fb};
+        sz__txn_put(&w.t, s->meta, &k, &d, 0);
+    }
+    if (sz__txn_commit(&w.t) != 0) {
+        for (size_t i = 0; i < n; i++)
+            if (state[i] != 2)
+                state[i] = 1;
+        return txn_result(s, &w.t, "writing to the archive");
+    }
+    s->next_seq = w.next_seq;
+    s->next_recno = w.next_recno;
+    s->frontier = w.frontier;
+    return 0;
+}
+
+int sz_store_put_verified(sz_store_t *s, const sz_verified_t *v, size_t n,
+                          sz_put_result_t *results) {
+    if (s == NULL || (n > 0 && (v == NULL || results == NULL)) || n > SZ_STORE_MAX_BATCH)
+        return SZ_E_ARGUMENT;
+    unsigned char *state = calloc(n ? n : 1, 1);
+    if (state == NULL)
+        return -ENOMEM;
+    size_t need = 1 << 20;
+    for (size_t i = 0; i < n; i++) {
+        memset(&results[i], 0, sizeof(results[i]));
+        memcpy(results[i].version_hash, v[i].version_hash, 32);
+        /* Worst case per version: its bytes twice (log page, copy-on-write) and a few fresh
+         * pages in each B-tree it touches. */
+        need += v[i].rec.envelope_len * 2 + 16 * 4096;
+    }
+    pthread_mutex_lock(&s->wlock);
+    s->errmsg[0] = '\0';
+    int rc = sz__grow_map(s, need, 0);
+    if (rc == 0) {
+        rc = put_attempt(s, v, n, results, state);
+        if (rc == SZ_E_NO_SPACE) {
+            /* MDB_MAP_FULL despite the estimate (or an earlier failure): grow once more and
+             * retry; a disk that is really full fails again, with nothing stored. */
+            if (sz__grow_map(s, need, 1) == 0) {
+                s->errmsg[0] = '\0';
+                rc = put_attempt(s, v, n, results, state);
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->wlock);
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++)
+            results[i].err = rc;
+    free(state);
+    return rc;
+}
+
+int sz_store_put_batch(sz_store_t *s, const uint8_t *const *envelopes, const size_t *lens, size_t n,
+                       sz_put_result_t *results) {
+    if (s == NULL || (n > 0 && (envelopes == NULL || lens == NULL || results == NULL)) ||
+        n > SZ_STORE_MAX_BATCH)
+        return SZ_E_ARGUMENT;
+    sz_verified_t *v = calloc(n ? n : 1, sizeof(*v));
+    size_t *map = calloc(n ? n : 1, sizeof(*map));
+    sz_put_result_t *sub = calloc(n ? n : 1, sizeof(*sub));
+    if (v == NULL || map == NULL || sub == NULL) {
+        free(v);
+        free(map);
+        free(sub);
+        return -ENOMEM;
+    }
+    size_t nv = 0;
+    for (size_t i = 0; i < n; i++) {
+        memset(&results[i], 0, sizeof(results[i]));
+        int rc = envelopes[i] ? sz_store_verify(&v[nv], envelopes[i], lens[i]) : SZ_E_ARGUMENT;
+        if (rc != 0) {
+            results[i].err = rc;
+            if (envelopes[i] != NULL && lens[i] > 0)
+                crypto_hash_sha256(results[i].version_hash, envelopes[i], lens[i]);
+            continue;
+        }
+        map[nv++] = i;
+    }
+    int rc = sz_store_put_verified(s, v, nv, sub);
+    for (size_t j = 0; j < nv; j++)
+        results[map[j]] = sub[j];
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++)
+            results[i].err = rc;
+    free(v);
+    free(map);
+    free(sub);
+    return rc;
+}
