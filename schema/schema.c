@@ -24,6 +24,7 @@ extern const struct sz__schema_file_s sz__schema_files[];
 #define MSG_VALUE_MAX 48       /* bytes of a document string quoted in a message */
 #define MSG_SEGMENT_MAX 64     /* bytes of one property name in a path */
 #define MSG_PATH_MAX 200       /* bytes of a whole path in a message */
+#define QUOTED_MAX (MSG_VALUE_MAX + 16) /* a capped value with its quotes, "..." and NUL */
 
 /* ---- messages ------------------------------------------------------------------------------ */
 
@@ -308,7 +309,7 @@ static int check_enum(vctx_t *c, const json_t *values, const json_t *v, const fr
     }
     char list[200] = "";
     json_array_foreach(values, i, e) {
-        char one[MSG_VALUE_MAX + 8];
+        char one[QUOTED_MAX];
         describe_value(one, sizeof one, e, 0);
         if (i > 0)
             append_capped(list, sizeof list, ", ", 2, 2, 0);
@@ -339,7 +340,7 @@ static int check_string(vctx_t *c, const json_t *schema, const json_t *v, const 
         const char *name = json_string_value(kw);
         sz__format_fn fn = sz__format_lookup(name);
         if (fn != NULL && !fn(s, len)) {
-            char q[MSG_VALUE_MAX + 8];
+            char q[QUOTED_MAX];
             quote_value(q, sizeof q, s, len);
             return fail(c, at, "%s is not %s", q, sz__format_phrase(name));
         }
@@ -365,7 +366,7 @@ static int check_number(vctx_t *c, const json_t *schema, const json_t *v, const 
             continue;
         int cmp = number_cmp(v, limit);
         if (cmp == rules[i].bad_if_cmp || (rules[i].or_equal && cmp == 0)) {
-            char lim[MSG_VALUE_MAX + 8];
+            char lim[QUOTED_MAX];
             describe_value(lim, sizeof lim, limit, 0);
             return fail(c, at, "must be %s %s", rules[i].op, lim);
         }
@@ -383,7 +384,7 @@ static int check_object(vctx_t *c, const json_t *schema, const json_t *v, const 
     const json_t *r;
     json_array_foreach(required, i, r) {
         if (json_object_get(v, json_string_value(r)) == NULL) {
-            char q[MSG_VALUE_MAX + 8];
+            char q[QUOTED_MAX];
             quote_value(q, sizeof q, json_string_value(r), strlen(json_string_value(r)));
             return fail(c, at, "required property %s is missing", q);
         }
@@ -398,7 +399,7 @@ static int check_object(vctx_t *c, const json_t *schema, const json_t *v, const 
     size_t key_len;
     const json_t *member;
     json_object_keylen_foreach((json_t *)v, key, key_len, member) {
-        char q[MSG_VALUE_MAX + 8];
+        char q[QUOTED_MAX];
         if (names != NULL) {
             json_t *name = json_stringn_nocheck(key, key_len);
             if (name == NULL)
@@ -532,7 +533,7 @@ static int validate(vctx_t *c, const json_t *schema, const json_t *v, const fram
     if (rc == 0 && (kw = json_object_get(schema, "type")) != NULL)
         rc = check_type(c, kw, v, at);
     if (rc == 0 && (kw = json_object_get(schema, "const")) != NULL && !values_equal(kw, v)) {
-        char want[MSG_VALUE_MAX + 8];
+        char want[QUOTED_MAX];
         describe_value(want, sizeof want, kw, 1);
         rc = fail(c, at, "must be %s", want);
     }
@@ -714,7 +715,7 @@ static int check_keyword(lctx_t *l, const char *kw, const json_t *val, const fra
                    : bad_schema(l, here,
                                 "format must be one of edtf, country, bcp47, sha256, "
                                 "pubkey");
-    char q[MSG_VALUE_MAX + 8];
+    char q[QUOTED_MAX];
     quote_value(q, sizeof q, kw, strlen(kw));
     return bad_schema(l, here, "unknown or unsupported keyword %s", q);
 }
