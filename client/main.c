@@ -19,6 +19,7 @@ static const sz_cli_command_t commands[] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void print_help(FILE *f) {
+    /* Only ever printed on request, so to stdout; errors stay one line on stderr. */
     fprintf(f, "usage: samizdat [--key FILE] [--json] <command> [options] [arguments]\n"
                "       samizdat <command> --help | samizdat --help | samizdat --version\n"
                "\n"
@@ -71,10 +72,8 @@ int main(int argc, char **argv) {
             return sz_cli_usage_error(&cli, "unknown option %.64s", a);
         }
     }
-    if (i >= argc) {
-        print_help(stderr);
-        return SZ_EXIT_USAGE;
-    }
+    if (i >= argc)
+        return sz_cli_usage_error(&cli, "missing command");
     if (strcmp(argv[i], "help") == 0) {
         const sz_cli_command_t *c = i + 1 < argc ? find_command(argv[i + 1]) : NULL;
         if (c != NULL)
