@@ -744,7 +744,7 @@ static int check_schema(lctx_t *l, const json_t *s, const frame_t *at, int depth
 /* Parses and checks schema text. On success *out is a new reference the caller owns. */
 static int load_schema(const char *text, json_t **out, sz_schema_error_t *err) {
     json_error_t jerr;
-    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     *out = NULL;
     if (root == NULL) {
         if (err != NULL) {
