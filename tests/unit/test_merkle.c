@@ -541,6 +541,12 @@ static void test_inclusion_all(void **state) {
             memcpy(proof + len, root, H);
             assert_int_equal(sz_merkle_verify_inclusion(t->leaves[m], m, n, proof, len + H, root),
                              SZ_E_PROOF);
+            /* A partial trailing hash is refused, not ignored. */
+            assert_int_equal(sz_merkle_verify_inclusion(t->leaves[m], m, n, proof, len + 1, root),
+                             SZ_E_PROOF);
+            assert_int_equal(
+                sz_merkle_verify_inclusion(t->leaves[m], m, n, proof, len + H - 1, root),
+                SZ_E_PROOF);
             uint8_t other[H];
             ref_root(t, n - 1, other);
             assert_int_equal(sz_merkle_verify_inclusion(t->leaves[m], m, n, proof, len, other),
@@ -618,6 +624,10 @@ static void test_consistency_all(void **state) {
                              SZ_E_PROOF);
             memcpy(proof + len, root2, H);
             assert_int_equal(sz_merkle_verify_consistency(m, n, root1, root2, proof, len + H),
+                             SZ_E_PROOF);
+            assert_int_equal(sz_merkle_verify_consistency(m, n, root1, root2, proof, len + 1),
+                             SZ_E_PROOF);
+            assert_int_equal(sz_merkle_verify_consistency(m, n, root1, root2, proof, len + H - 1),
                              SZ_E_PROOF);
             /* Swapped roots, and each root replaced by a neighbour's. */
             assert_int_equal(sz_merkle_verify_consistency(m, n, root2, root1, proof, len),
