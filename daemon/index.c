@@ -1,0 +1,1293 @@
+/* Secondary indexes and list queries; see index.h for the contract and daemon/INDEX.md for the
+ * database layouts, the period bucketing and the query plan. */
+#include "index.h"
+
+#include "edtf_range.h"
+#include "encoding.h"
+#include "error.h"
+#include "jsonscan.h"
+#include "lmdb_txn.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Field tags: the first byte of every idx_field key. Never renumber (on-disk format). */
+enum {
+    TAG_ALL = 0x01,
+    TAG_KIND = 0x02,
+    TAG_AUTHOR = 0x03,
+    TAG_COUNTRY = 0x10,
+    TAG_PERIOD = 0x11,
+    TAG_EVENT_TYPE = 0x12,
+    TAG_PATHWAY = 0x13,
+    TAG_ACTOR_ROLE = 0x14,
+    TAG_DEFECTION_TYPE = 0x15,
+    TAG_ATTR = 0x16,
+    TAG_ACT_TYPE = 0x17,
+    TAG_WITNESS_ROLE = 0x18,
+    TAG_LANGUAGE = 0x19,
+};
+
+/* idx_link key prefixes: 'c' + case id lists linked testimonies, 't' + testimony id linked cases.
+ * The data's last byte says which body asserted the link, so each side can retract its own. */
+#define LINK_CASE 'c'
+#define LINK_TESTIMONY 't'
+#define SRC_TESTIMONY 0
+#define SRC_CASE 1
+
+#define POST_LEN 40  /* posting: first_created (8, big-endian) || record id (32) */
+#define LINK_DLEN 33 /* other record id (32) || source (1) */
+#define META_LEN 26  /* first_created (8) | kind (1) | flags (1) | period min (8) | max (8) */
+#define VAL_MAX 240  /* longest value stored verbatim after the tag */
+#define VAL_KEEP 200 /* a longer value keeps this prefix, a 0 byte and its hash */
+#define KEY_MAX (1 + VAL_MAX)
+#define TEXT_MAX 4096 /* longest filter value accepted */
+
+/* Period buckets: a range of at most 2^bits days goes into the bucket of its start at the
+ * smallest such level; longer or open ranges go into one "wide" list. */
+static const unsigned period_bits[] = {5, 9, 12, 15, 18};
+#define NLEVELS (sizeof(period_bits) / sizeof(period_bits[0]))
+#define LEVEL_WIDE 0xFF
+#define PERIOD_MAX_BUCKETS 128 /* more non-empty buckets than this: check instead of merge */
+#define LINK_MAX 100000        /* links resolved for one case= or testimony= filter */
+
+typedef struct entry_s {
+    uint32_t off; /* into the set's byte buffer: key, then data */
+    uint16_t klen;
+    uint8_t db; /* 0 idx_field (data is the record's posting), 1 idx_link */
+    uint8_t dlen;
+} entry_t;
+
+typedef struct entry_set_s {
+    entry_t *e;
+    size_t n, cap;
+    uint8_t *buf;
+    size_t used, bcap;
+    int has_period;
+    int64_t pmin, pmax;
+} entry_set_t;
+
+struct sz_index_s {
+    MDB_dbi field, link, meta;
+    entry_set_t olds, news; /* scratch of the single writer */
+};
+
+/* ---- small helpers ---- */
+
+static void be64_put(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t be64_get(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+static int lmdb_err(int rc) {
+    return sz__lmdb_err(rc);
+}
+
+/* ---- building the entry set of one record version ---- */
+
+static void set_reset(entry_set_t *s) {
+    s->n = 0;
+    s->used = 0;
+    s->has_period = 0;
+    s->pmin = s->pmax = 0;
+}
+
+static void set_free(entry_set_t *s) {
+    free(s->e);
+    free(s->buf);
+    memset(s, 0, sizeof(*s));
+}
+
+static int set_reserve(entry_set_t *s, size_t bytes) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        entry_t *e = realloc(s->e, cap * sizeof(*e));
+        if (e == NULL)
+            return -ENOMEM;
+        s->e = e;
+        s->cap = cap;
+    }
+    if (bytes > s->bcap - s->used) {
+        size_t cap = s->bcap ? s->bcap : 4096;
+        while (cap - s->used < bytes)
+            cap *= 2;
+        uint8_t *b = realloc(s->buf, cap);
+        if (b == NULL)
+            return -ENOMEM;
+        s->buf = b;
+        s->bcap = cap;
+    }
+    return 0;
+}
+
+/* Normalises the key k (tag, then value bytes) in place: country codes fold to upper case and
+ * language tags to lower case, as both are case-insensitive; a value longer than VAL_MAX keeps its
+ * first VAL_KEEP bytes, a 0 byte and its SHA-256, so any length fits LMDB's key limit. Returns the
+ * final length. k must have room for max(len, 1 + VAL_KEEP + 33) bytes. */
+static size_t key_finish(uint8_t *k, size_t len) {
+    if (k[0] == TAG_COUNTRY || k[0] == TAG_LANGUAGE) {
+        for (size_t i = 1; i < len; i++) {
+            if (k[0] == TAG_COUNTRY && k[i] >= 'a' && k[i] <= 'z')
+                k[i] = (uint8_t)(k[i] - 32);
+            else if (k[0] == TAG_LANGUAGE && k[i] >= 'A' && k[i] <= 'Z')
+                k[i] = (uint8_t)(k[i] + 32);
+        }
+    }
+    if (len - 1 <= VAL_MAX)
+        return len;
+    uint8_t h[32];
+    crypto_hash_sha256(h, k + 1, len - 1);
+    k[1 + VAL_KEEP] = 0;
+    memcpy(k + 2 + VAL_KEEP, h, 32);
+    return 1 + VAL_KEEP + 33;
+}
+
+static void push_entry(entry_set_t *s, uint8_t db, size_t klen, size_t dlen) {
+    entry_t *e = &s->e[s->n++];
+    e->off = (uint32_t)s->used;
+    e->klen = (uint16_t)klen;
+    e->db = db;
+    e->dlen = (uint8_t)dlen;
+    s->used += klen + dlen;
+}
+
+static int add_raw(entry_set_t *s, uint8_t tag, const uint8_t *v, size_t vlen) {
+    int rc = set_reserve(s, 1 + vlen + 64);
+    if (rc != 0)
+        return rc;
+    uint8_t *k = s->buf + s->used;
+    k[0] = tag;
+    if (vlen > 0)
+        memcpy(k + 1, v, vlen);
+    push_entry(s, 0, key_finish(k, 1 + vlen), 0);
+    return 0;
+}
+
+/* Adds tag + the decoded JSON string v; anything but a string is ignored (the schema allows
+ * none here, and a scanner must not fail ingest over it). */
+static int add_string(entry_set_t *s, uint8_t tag, sz_jspan_t v) {
+    if (sz_json_type(v) != SZ_JSON_STRING)
+        return 0;
+    int rc = set_reserve(s, 1 + v.len + 64);
+    if (rc != 0)
+        return rc;
+    uint8_t *k = s->buf + s->used;
+    size_t n;
+    k[0] = tag;
+    if ((rc = sz_json_string(v, k + 1, v.len, &n)) != 0)
+        return rc;
+    push_entry(s, 0, key_finish(k, 1 + n), 0);
+    return 0;
+}
+
+static int add_string_array(entry_set_t *s, uint8_t tag, sz_jspan_t arr, const char *member) {
+    sz_json_iter_t it;
+    sz_jspan_t e, m;
+    int rc;
+    if (sz_json_type(arr) != SZ_JSON_ARRAY)
+        return 0;
+    if ((rc = sz_json_iter_init(&it, arr)) != 0)
+        return rc;
+    while ((rc = sz_json_next_element(&it, &e)) == 1) {
+        if (member == NULL) {
+            rc = add_string(s, tag, e);
+        } else {
+            rc = sz_json_get(e, member, &m);
+            if (rc == 1)
+                rc = add_string(s, tag, m);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return rc;
+}
+
+/* The attribute key: tag | name length (2, big-endian) | name | value as text. */
+static int add_attributes(entry_set_t *s, sz_jspan_t obj) {
+    sz_json_iter_t it;
+    sz_jspan_t k, v;
+    int rc;
+    if (sz_json_type(obj) != SZ_JSON_OBJECT)
+        return 0;
+    if ((rc = sz_json_iter_init(&it, obj)) != 0)
+        return rc;
+    while ((rc = sz_json_next_member(&it, &k, &v)) == 1) {
+        sz_json_type_t t = sz_json_type(v);
+        if (t == SZ_JSON_NULL || t == SZ_JSON_OBJECT || t == SZ_JSON_ARRAY || t == SZ_JSON_NONE)
+            continue; /* null means "not coded" */
+        if ((rc = set_reserve(s, 3 + k.len + v.len + 64)) != 0)
+            return rc;
+        uint8_t *p = s->buf + s->used;
+        size_t nlen, vlen;
+        p[0] = TAG_ATTR;
+        if ((rc = sz_json_string(k, p + 3, k.len, &nlen)) != 0)
+            return rc;
+        if (nlen > 0xFFFF)
+            continue;
+        p[1] = (uint8_t)(nlen >> 8);
+        p[2] = (uint8_t)nlen;
+        if (t == SZ_JSON_STRING) {
+            if ((rc = sz_json_string(v, p + 3 + nlen, v.len, &vlen)) != 0)
+                return rc;
+        } else {
+            memcpy(p + 3 + nlen, v.p, v.len);
+            vlen = v.len;
+        }
+        push_entry(s, 0, key_finish(p, 3 + nlen + vlen), 0);
+    }
+    return rc;
+}
+
+static int add_period(entry_set_t *s, sz_jspan_t v) {
+    uint8_t buf[SZ_EDTF_MAX_LEN];
+    size_t n;
+    int64_t lo, hi;
+    if (sz_json_type(v) != SZ_JSON_STRING || v.len > SZ_EDTF_MAX_LEN + 2)
+        return 0;
+    if (sz_json_string(v, buf, sizeof(buf), &n) != 0 || sz_edtf_range((char *)buf, n, &lo, &hi))
+        return 0; /* the schema validates EDTF; an odd date is simply not period-indexed */
+    s->has_period = 1;
+    s->pmin = lo;
+    s->pmax = hi;
+    uint8_t k[10];
+    k[0] = TAG_PERIOD;
+    k[1] = LEVEL_WIDE;
+    size_t klen = 2;
+    for (size_t l = 0; l < NLEVELS; l++) {
+        if (hi - lo < (INT64_C(1) << period_bits[l])) {
+            k[1] = (uint8_t)l;
+            be64_put(k + 2, (uint64_t)floor_div(lo, INT64_C(1) << period_bits[l]) ^ (1ull << 63));
+            klen = 10;
+            break;
+        }
+    }
+    return add_raw(s, TAG_PERIOD, k + 1, klen - 1);
+}
+
+/* Link entries both ways: key (dir, subject) -> (other id, source). */
+static int add_links(entry_set_t *s, sz_jspan_t arr, const uint8_t self[32], int self_is_case) {
+    sz_json_iter_t it;
+    sz_jspan_t e;
+    int rc;
+    if (sz_json_type(arr) != SZ_JSON_ARRAY)
+        return 0;
+    if ((rc = sz_json_iter_init(&it, arr)) != 0)
+        return rc;
+    while ((rc = sz_json_next_element(&it, &e)) == 1) {
+        char hex[SZ_HASH_HEX_LEN + 1];
+        uint8_t other[32];
+        size_t n;
+        if (sz_json_type(e) != SZ_JSON_STRING || e.len != SZ_HASH_HEX_LEN + 2)
+            continue;
+        if (sz_json_string(e, (uint8_t *)hex, SZ_HASH_HEX_LEN, &n) != 0 || n != SZ_HASH_HEX_LEN)
+            continue;
+        hex[SZ_HASH_HEX_LEN] = 0;
+        if (sz_hex_decode(other, 32, hex) != 0)
+            continue;
+        const uint8_t *case_id = self_is_case ? self : other;
+        const uint8_t *test_id = self_is_case ? other : self;
+        uint8_t src = self_is_case ? SRC_CASE : SRC_TESTIMONY;
+        for (int dir = 0; dir < 2; dir++) {
+            if ((rc = set_reserve(s, 33 + LINK_DLEN)) != 0)
+                return rc;
+            uint8_t *p = s->buf + s->used;
+            p[0] = dir == 0 ? LINK_CASE : LINK_TESTIMONY;
+            memcpy(p + 1, dir == 0 ? case_id : test_id, 32);
+            memcpy(p + 33, dir == 0 ? test_id : case_id, 32);
+            p[65] = src;
+            push_entry(s, 1, 33, LINK_DLEN);
+        }
+    }
+    return rc;
+}
+
+static int scan_testimony(entry_set_t *s, sz_jspan_t root, const uint8_t id[32]) {
+    sz_json_iter_t it;
+    sz_jspan_t k, v, x, y;
+    int rc = sz_json_iter_init(&it, root);
+    while (rc == 0 && (rc = sz_json_next_member(&it, &k, &v)) == 1) {
+        rc = 0;
+        if (sz_json_key_is(k, "statement")) {
+            if ((rc = sz_json_get(v, "language", &x)) == 1)
+                rc = add_string(s, TAG_LANGUAGE, x);
+        } else if (sz_json_key_is(k, "witness")) {
+            if ((rc = sz_json_get(v, "role", &x)) == 1)
+                rc = add_string(s, TAG_WITNESS_ROLE, x);
+        } else if (sz_json_key_is(k, "event")) {
+            if ((rc = sz_json_get(v, "date", &x)) == 1)
+                rc = add_period(s, x);
+            if (rc >= 0 && (rc = sz_json_get(v, "place", &x)) == 1 &&
+                (rc = sz_json_get(x, "country", &y)) == 1)
+                rc = add_string(s, TAG_COUNTRY, y);
+        } else if (sz_json_key_is(k, "act_types")) {
+            rc = add_string_array(s, TAG_ACT_TYPE, v, NULL);
+        } else if (sz_json_key_is(k, "cases")) {
+            rc = add_links(s, v, id, 0);
+        }
+        if (rc > 0)
+            rc = 0;
+    }
+    return rc;
+}
+
+static int scan_case(entry_set_t *s, sz_jspan_t root, const uint8_t id[32]) {
+    sz_json_iter_t it;
+    sz_jspan_t k, v, x;
+    int rc = sz_json_iter_init(&it, root);
+    while (rc == 0 && (rc = sz_json_next_member(&it, &k, &v)) == 1) {
+        rc = 0;
+        if (sz_json_key_is(k, "place")) {
+            if ((rc = sz_json_get(v, "country", &x)) == 1)
+                rc = add_string(s, TAG_COUNTRY, x);
+        } else if (sz_json_key_is(k, "period")) {
+            rc = add_period(s, v);
+        } else if (sz_json_key_is(k, "event_type")) {
+            rc = add_string(s, TAG_EVENT_TYPE, v);
+        } else if (sz_json_key_is(k, "pathways")) {
+            rc = add_string_array(s, TAG_PATHWAY, v, NULL);
+        } else if (sz_json_key_is(k, "actors")) {
+            rc = add_string_array(s, TAG_ACTOR_ROLE, v, "role");
+        } else if (sz_json_key_is(k, "defection_type")) {
+            rc = add_string(s, TAG_DEFECTION_TYPE, v);
+        } else if (sz_json_key_is(k, "attributes")) {
+            rc = add_attributes(s, v);
+        } else if (sz_json_key_is(k, "testimonies")) {
+            rc = add_links(s, v, id, 1);
+        } else if (sz_json_key_is(k, "language")) {
+            rc = add_string(s, TAG_LANGUAGE, v);
+        }
+        if (rc > 0)
+            rc = 0;
+    }
+    return rc;
+}
+
+static int entry_cmp(const entry_set_t *s, const entry_t *a, const entry_t *b) {
+    if (a->db != b->db)
+        return a->db < b->db ? -1 : 1;
+    size_t la = a->klen + a->dlen, lb = b->klen + b->dlen;
+    int c = memcmp(s->buf + a->off, s->buf + b->off, la < lb ? la : lb);
+    if (c != 0)
+        return c;
+    return la < lb ? -1 : la > lb;
+}
+
+static const entry_set_t *sort_set; /* qsort has no context argument; the writer is single */
+
+static int entry_qcmp(const void *a, const void *b) {
+    return entry_cmp(sort_set, a, b);
+}
+
+/* Computes the sorted, duplicate-free entry set of rec, the current version of record id. */
+static int build_set(entry_set_t *s, const uint8_t id[32], const sz_record_t *rec) {
+    int rc;
+    set_reset(s);
+    uint8_t kind = rec->kind;
+    if ((rc = add_raw(s, TAG_ALL, NULL, 0)) != 0 || (rc = add_raw(s, TAG_KIND, &kind, 1)) != 0 ||
+        (rc = add_raw(s, TAG_AUTHOR, rec->author, 32)) != 0)
+        return rc;
+    if (!(rec->flags & SZ_FLAG_SEALED) &&
+        (rec->kind == SZ_KIND_TESTIMONY || rec->kind == SZ_KIND_CASE)) {
+        sz_jspan_t root;
+        if (sz_json_root(rec->body, rec->body_len, &root) != 0 ||
+            sz_json_type(root) != SZ_JSON_OBJECT)
+            return SZ_E_JSON;
+        rc = rec->kind == SZ_KIND_TESTIMONY ? scan_testimony(s, root, id) : scan_case(s, root, id);
+        if (rc < 0)
+            return rc;
+    }
+    sort_set = s;
+    qsort(s->e, s->n, sizeof(*s->e), entry_qcmp);
+    size_t w = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (w == 0 || entry_cmp(s, &s->e[w - 1], &s->e[i]) != 0)
+            s->e[w++] = s->e[i];
+    }
+    s->n = w;
+    return 0;
+}
+
+static void meta_encode(uint8_t out[META_LEN], uint64_t first_created, const sz_record_t *rec,
+                        const entry_set_t *s) {
+    be64_put(out, first_created);
+    out[8] = rec->kind;
+    out[9] = (uint8_t)(rec->flags | (s->has_period ? 0x80 : 0));
+    be64_put(out + 10, (uint64_t)s->pmin);
+    be64_put(out + 18, (uint64_t)s->pmax);
+}
+
+/* ---- writing ---- */
+
+static int apply(sz_index_t *idx, MDB_txn *txn, const entry_set_t *s, const entry_t *e,
+                 const uint8_t post[POST_LEN], int del) {
+    MDB_val k = {e->klen, s->buf + e->off}, d;
+    if (e->db == 0) {
+        d.mv_size = POST_LEN;
+        d.mv_data = (void *)post;
+    } else {
+        d.mv_size = e->dlen;
+        d.mv_data = s->buf + e->off + e->klen;
+    }
+    MDB_dbi dbi = e->db == 0 ? idx->field : idx->link;
+    int rc = del ? mdb_del(txn, dbi, &k, &d) : mdb_put(txn, dbi, &k, &d, MDB_NODUPDATA);
+    if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
+        rc = 0;
+    return lmdb_err(rc);
+}
+
+int sz_index_open(sz_index_t **out, MDB_txn *txn) {
+    *out = NULL;
+    sz_index_t *idx = calloc(1, sizeof(*idx));
+    if (idx == NULL)
+        return -ENOMEM;
+    int rc = mdb_dbi_open(txn, "idx_field", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &idx->field);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "idx_link", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &idx->link);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "idx_meta", MDB_CREATE, &idx->meta);
+    if (rc != 0) {
+        free(idx);
+        return lmdb_err(rc);
+    }
+    *out = idx;
+    return 0;
+}
+
+void sz_index_close(sz_index_t *idx) {
+    if (idx == NULL)
+        return;
+    set_free(&idx->olds);
+    set_free(&idx->news);
+    free(idx);
+}
+
+int sz_index_update(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[static 32],
+                    uint64_t first_created, const sz_record_t *old, const sz_record_t *cur) {
+    uint8_t post[POST_LEN], m_new[META_LEN], m_old[META_LEN];
+    int rc;
+    be64_put(post, first_created);
+    memcpy(post + 8, record_id, 32);
+    entry_set_t *ns = &idx->news, *os = &idx->olds;
+    if ((rc = build_set(ns, record_id, cur)) != 0)
+        return rc;
+    meta_encode(m_new, first_created, cur, ns);
+    if (old == NULL) {
+        set_reset(os);
+    } else {
+        if ((rc = build_set(os, record_id, old)) != 0)
+            return rc;
+        meta_encode(m_old, first_created, old, os);
+    }
+    /* Both sets are sorted: one merge pass finds what to delete and what to add, so an
+     * amendment that changes one field touches one entry. */
+    size_t i = 0, j = 0;
+    while (i < os->n || j < ns->n) {
+        int c;
+        if (i == os->n)
+            c = 1;
+        else if (j == ns->n)
+            c = -1;
+        else {
+            const entry_t *a = &os->e[i], *b = &ns->e[j];
+            if (a->db != b->db) {
+                c = a->db < b->db ? -1 : 1;
+            } else {
+                size_t la = a->klen + a->dlen, lb = b->klen + b->dlen;
+                c = memcmp(os->buf + a->off, ns->buf + b->off, la < lb ? la : lb);
+                if (c == 0)
+                    c = la < lb ? -1 : la > lb;
+            }
+        }
+        if (c < 0) {
+            rc = apply(idx, txn, os, &os->e[i++], post, 1);
+        } else if (c > 0) {
+            rc = apply(idx, txn, ns, &ns->e[j++], post, 0);
+        } else {
+            i++;
+            j++;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (old == NULL || memcmp(m_old, m_new, META_LEN) != 0) {
+        MDB_val k = {32, (void *)record_id}, d = {META_LEN, m_new};
+        if ((rc = mdb_put(txn, idx->meta, &k, &d, 0)) != 0)
+            return lmdb_err(rc);
+    }
+    return 0;
+}
+
+int sz_index_remove(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[static 32],
+                    uint64_t first_created, const sz_record_t *cur) {
+    uint8_t post[POST_LEN];
+    int rc;
+    be64_put(post, first_created);
+    memcpy(post + 8, record_id, 32);
+    entry_set_t *s = &idx->olds;
+    if ((rc = build_set(s, record_id, cur)) != 0)
+        return rc;
+    for (size_t i = 0; i < s->n; i++) {
+        if ((rc = apply(idx, txn, s, &s->e[i], post, 1)) != 0)
+            return rc;
+    }
+    MDB_val k = {32, (void *)record_id};
+    rc = mdb_del(txn, idx->meta, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+}
+
+int sz_index_verify(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[static 32],
+                    uint64_t first_created, const sz_record_t *cur, size_t *entries) {
+    uint8_t post[POST_LEN], m[META_LEN];
+    int rc;
+    be64_put(post, first_created);
+    memcpy(post + 8, record_id, 32);
+    entry_set_t s = {0};
+    MDB_cursor *cf = NULL, *cl = NULL;
+    if ((rc = build_set(&s, record_id, cur)) != 0)
+        goto done;
+    if ((rc = lmdb_err(mdb_cursor_open(txn, idx->field, &cf))) != 0 ||
+        (rc = lmdb_err(mdb_cursor_open(txn, idx->link, &cl))) != 0)
+        goto done;
+    for (size_t i = 0; i < s.n; i++) {
+        const entry_t *e = &s.e[i];
+        MDB_val k = {e->klen, s.buf + e->off}, d;
+        if (e->db == 0) {
+            d.mv_size = POST_LEN;
+            d.mv_data = post;
+        } else {
+            d.mv_size = e->dlen;
+            d.mv_data = s.buf + e->off + e->klen;
+        }
+        rc = mdb_cursor_get(e->db == 0 ? cf : cl, &k, &d, MDB_GET_BOTH);
+        if (rc != 0) {
+            rc = rc == MDB_NOTFOUND ? SZ_E_CORRUPT : lmdb_err(rc);
+            goto done;
+        }
+    }
+    meta_encode(m, first_created, cur, &s);
+    MDB_val k = {32, (void *)record_id}, d;
+    rc = mdb_get(txn, idx->meta, &k, &d);
+    if (rc != 0) {
+        rc = rc == MDB_NOTFOUND ? SZ_E_CORRUPT : lmdb_err(rc);
+        goto done;
+    }
+    rc = (d.mv_size == META_LEN && memcmp(d.mv_data, m, META_LEN) == 0) ? 0 : SZ_E_CORRUPT;
+    if (rc == 0 && entries != NULL)
+        *entries = s.n;
+done:
+    if (cl != NULL)
+        mdb_cursor_close(cl);
+    if (cf != NULL)
+        mdb_cursor_close(cf);
+    set_free(&s);
+    return rc;
+}
+
+int sz_index_count(sz_index_t *idx, MDB_txn *txn, size_t *entries, size_t *records) {
+    MDB_stat st;
+    int rc;
+    size_t total = 0;
+    MDB_dbi dbis[2] = {idx->field, idx->link};
+    for (int i = 0; i < 2; i++) {
+        if ((rc = mdb_stat(txn, dbis[i], &st)) != 0)
+            return lmdb_err(rc);
+        total += st.ms_entries;
+    }
+    if ((rc = mdb_stat(txn, idx->meta, &st)) != 0)
+        return lmdb_err(rc);
+    *entries = total;
+    *records = st.ms_entries;
+    return 0;
+}
+
+/* ---- queries ---- */
+
+enum { C_POSTING, C_PERIOD, C_LINK };
+
+typedef struct cond_s {
+    int type;
+    uint8_t key[KEY_MAX + 64]; /* room for key_finish */
+    size_t klen;
+    int64_t qmin, qmax; /* C_PERIOD */
+    size_t estimate;
+    int driver_ok;
+} cond_t;
+
+/* A position in one posting list. */
+typedef struct pstream_s {
+    MDB_cursor *c;
+    MDB_val key;
+    uint8_t head[POST_LEN];
+    int valid;
+} pstream_t;
+
+typedef struct plan_s {
+    cond_t conds[SZ_QUERY_MAX_FILTERS + 2];
+    size_t nconds;
+    int empty; /* the filters contradict each other */
+    int desc;
+    int have_after;
+    uint8_t after[POST_LEN];
+    uint8_t binding[6];
+} plan_t;
+
+static int post_cmp(const uint8_t *a, const uint8_t *b, int desc) {
+    int c = memcmp(a, b, POST_LEN);
+    return desc ? -c : c;
+}
+
+static int pstream_load(pstream_t *s, int rc, MDB_val *d) {
+    if (rc == MDB_NOTFOUND) {
+        s->valid = 0;
+        return 0;
+    }
+    if (rc != 0)
+        return lmdb_err(rc);
+    if (d->mv_size != POST_LEN)
+        return SZ_E_CORRUPT;
+    memcpy(s->head, d->mv_data, POST_LEN);
+    s->valid = 1;
+    return 0;
+}
+
+/* Positions s on its first posting strictly after `after` (or the first overall) in the order. */
+static int pstream_start(pstream_t *s, const plan_t *p) {
+    MDB_val k = s->key, d;
+    int rc = mdb_cursor_get(s->c, &k, &d, MDB_SET);
+    if (rc != 0)
+        return pstream_load(s, rc, &d);
+    if (!p->have_after)
+        return pstream_load(s, mdb_cursor_get(s->c, &k, &d, p->desc ? MDB_LAST_DUP : MDB_FIRST_DUP),
+                            &d);
+    d.mv_size = POST_LEN;
+    d.mv_data = (void *)p->after;
+    rc = mdb_cursor_get(s->c, &k, &d, MDB_GET_BOTH_RANGE);
+    if (rc == MDB_NOTFOUND) {
+        if (!p->desc)
+            return pstream_load(s, rc, &d);
+        k = s->key;
+        if ((rc = mdb_cursor_get(s->c, &k, &d, MDB_SET)) == 0)
+            rc = mdb_cursor_get(s->c, &k, &d, MDB_LAST_DUP);
+        return pstream_load(s, rc, &d);
+    }
+    if (rc != 0)
+        return lmdb_err(rc);
+    if (p->desc)
+        return pstream_load(s, mdb_cursor_get(s->c, &k, &d, MDB_PREV_DUP), &d);
+    if (d.mv_size == POST_LEN && memcmp(d.mv_data, p->after, POST_LEN) == 0)
+        return pstream_load(s, mdb_cursor_get(s->c, &k, &d, MDB_NEXT_DUP), &d);
+    return pstream_load(s, 0, &d);
+}
+
+static int pstream_next(pstream_t *s, int desc) {
+    MDB_val k, d;
+    return pstream_load(s, mdb_cursor_get(s->c, &k, &d, desc ? MDB_PREV_DUP : MDB_NEXT_DUP), &d);
+}
+
+typedef struct field_def_s {
+    const char *name;
+    uint8_t tag;
+} field_def_t;
+
+static const field_def_t text_fields[] = {
+    {"country", TAG_COUNTRY},
+    {"event_type", TAG_EVENT_TYPE},
+    {"pathway", TAG_PATHWAY},
+    {"actor_role", TAG_ACTOR_ROLE},
+    {"defection_type", TAG_DEFECTION_TYPE},
+    {"act_type", TAG_ACT_TYPE},
+    {"witness_role", TAG_WITNESS_ROLE},
+    {"language", TAG_LANGUAGE},
+};
+
+static void cond_key(cond_t *c, uint8_t tag, const void *v, size_t vlen) {
+    c->type = C_POSTING;
+    c->key[0] = tag;
+    if (vlen > 0)
+        memcpy(c->key + 1, v, vlen);
+    c->klen = key_finish(c->key, 1 + vlen);
+}
+
+/* Turns one filter into a condition; *kind_out receives a kind the filter implies (0 = none). */
+static int parse_filter(const sz_filter_t *f, cond_t *c, unsigned *kind_out) {
+    *kind_out = 0;
+    if (f->field == NULL || f->value == NULL)
+        return SZ_E_ARGUMENT;
+    const char *name = f->field, *v = f->value;
+    size_t vlen = strnlen(v, TEXT_MAX + 1);
+    if (vlen == 0 || vlen > TEXT_MAX)
+        return SZ_E_ARGUMENT;
+    memset(c, 0, sizeof(*c));
+    if (strcmp(name, "kind") == 0) {
+        int k = sz_kind_from_name(v);
+        if (k <= 0)
+            return SZ_E_ARGUMENT;
+        uint8_t kb = (uint8_t)k;
+        cond_key(c, TAG_KIND, &kb, 1);
+        *kind_out = (unsigned)k;
+        return 0;
+    }
+    if (strcmp(name, "author") == 0) {
+        uint8_t pk[32];
+        if (sz_pubkey_parse(pk, v) != 0)
+            return SZ_E_ARGUMENT;
+        cond_key(c, TAG_AUTHOR, pk, 32);
+        return 0;
+    }
+    if (strcmp(name, "period") == 0) {
+        if (sz_edtf_range(v, vlen, &c->qmin, &c->qmax) != 0)
+            return SZ_E_ARGUMENT;
+        c->type = C_PERIOD;
+        return 0;
+    }
+    if (strcmp(name, "case") == 0 || strcmp(name, "testimony") == 0) {
+        uint8_t id[32];
+        if (vlen != SZ_HASH_HEX_LEN || sz_hex_decode(id, 32, v) != 0)
+            return SZ_E_ARGUMENT;
+        int is_case = name[0] == 'c';
+        c->type = C_LINK;
+        c->key[0] = is_case ? LINK_CASE : LINK_TESTIMONY;
+        memcpy(c->key + 1, id, 32);
+        c->klen = 33;
+        *kind_out = is_case ? SZ_KIND_TESTIMONY : SZ_KIND_CASE;
+        return 0;
+    }
+    if (strncmp(name, "attr.", 5) == 0) {
+        size_t nlen = strnlen(name + 5, 256);
+        if (nlen == 0 || nlen > 255)
+            return SZ_E_ARGUMENT;
+        uint8_t tmp[2 + 255 + TEXT_MAX];
+        tmp[0] = (uint8_t)(nlen >> 8);
+        tmp[1] = (uint8_t)nlen;
+        memcpy(tmp + 2, name + 5, nlen);
+        memcpy(tmp + 2 + nlen, v, vlen);
+        uint8_t full[1 + sizeof(tmp)];
+        full[0] = TAG_ATTR;
+        memcpy(full + 1, tmp, 2 + nlen + vlen);
+        size_t klen = key_finish(full, 1 + 2 + nlen + vlen);
+        c->type = C_POSTING;
+        memcpy(c->key, full, klen);
+        c->klen = klen;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(text_fields) / sizeof(text_fields[0]); i++) {
+        if (strcmp(name, text_fields[i].name) == 0) {
+            if (text_fields[i].tag == TAG_COUNTRY && vlen != 2 && vlen != 4)
+                return SZ_E_ARGUMENT;
+            uint8_t full[1 + TEXT_MAX];
+            full[0] = text_fields[i].tag;
+            memcpy(full + 1, v, vlen);
+            size_t klen = key_finish(full, 1 + vlen);
+            c->type = C_POSTING;
+            memcpy(c->key, full, klen);
+            c->klen = klen;
+            return 0;
+        }
+    }
+    return SZ_E_ARGUMENT;
+}
+
+/* An order-independent digest of the filters and order, so a cursor token only continues the
+ * query it came from. */
+static void query_binding(const sz_query_t *q, uint8_t out[6]) {
+    uint64_t acc = 0;
+    for (unsigned i = 0; i < q->nfilters; i++) {
+        crypto_generichash_state st;
+        uint8_t h[8];
+        crypto_generichash_init(&st, NULL, 0, sizeof(h));
+        crypto_generichash_update(&st, (const uint8_t *)q->filters[i].field,
+                                  strlen(q->filters[i].field) + 1);
+        crypto_generichash_update(&st, (const uint8_t *)q->filters[i].value,
+                                  strlen(q->filters[i].value) + 1);
+        crypto_generichash_final(&st, h, sizeof(h));
+        acc += be64_get(h);
+    }
+    uint8_t in[10], h[6];
+    be64_put(in, acc);
+    in[8] = (uint8_t)q->kind;
+    in[9] = q->newest_first ? 1 : 0;
+    crypto_generichash(h, sizeof(h), in, sizeof(in), NULL, 0);
+    memcpy(out, h, 6);
+}
+
+#define TOKEN_VERSION 1
+#define TOKEN_BYTES (SZ_CURSOR_TOKEN_LEN / 2) /* version, order, posting (40), binding (6) */
+
+static void token_encode(char *out, const plan_t *p, const uint8_t last[POST_LEN]) {
+    uint8_t raw[TOKEN_BYTES];
+    raw[0] = TOKEN_VERSION;
+    raw[1] = (uint8_t)p->desc;
+    memcpy(raw + 2, last, POST_LEN);
+    memcpy(raw + 2 + POST_LEN, p->binding, 6);
+    sz_hex_encode(out, raw, sizeof(raw));
+}
+
+static int token_decode(plan_t *p, const char *text) {
+    uint8_t raw[TOKEN_BYTES];
+    if (strnlen(text, SZ_CURSOR_TOKEN_LEN + 1) != SZ_CURSOR_TOKEN_LEN ||
+        sz_hex_decode(raw, sizeof(raw), text) != 0)
+        return SZ_E_ARGUMENT;
+    if (raw[0] != TOKEN_VERSION || raw[1] != (uint8_t)p->desc ||
+        memcmp(raw + 2 + POST_LEN, p->binding, 6) != 0)
+        return SZ_E_ARGUMENT;
+    memcpy(p->after, raw + 2, POST_LEN);
+    p->have_after = 1;
+    return 0;
+}
+
+static int plan_query(plan_t *p, const sz_query_t *q) {
+    memset(p, 0, sizeof(*p));
+    if (q->limit < 1 || q->limit > SZ_QUERY_MAX_LIMIT || q->nfilters > SZ_QUERY_MAX_FILTERS ||
+        q->kind > SZ_KIND_REVOCATION)
+        return SZ_E_ARGUMENT;
+    unsigned kind = q->kind;
+    for (unsigned i = 0; i < q->nfilters; i++) {
+        unsigned implied;
+        int rc = parse_filter(&q->filters[i], &p->conds[p->nconds], &implied);
+        if (rc != 0)
+            return rc;
+        p->nconds++;
+        if (implied != 0) {
+            if (kind != 0 && kind != implied)
+                p->empty = 1;
+            kind = implied;
+        }
+    }
+    if (kind != 0) {
+        uint8_t kb = (uint8_t)kind;
+        cond_key(&p->conds[p->nconds++], TAG_KIND, &kb, 1);
+    }
+    /* A period alone may be too broad to drive; the list of all records can then. */
+    int has_list = 0;
+    for (size_t i = 0; i < p->nconds; i++)
+        has_list |= p->conds[i].type != C_PERIOD;
+    if (!has_list)
+        cond_key(&p->conds[p->nconds++], TAG_ALL, NULL, 0);
+    p->desc = q->newest_first ? 1 : 0;
+    query_binding(q, p->binding);
+    if (q->cursor != NULL && q->cursor[0] != '\0')
+        return token_decode(p, q->cursor);
+    return 0;
+}
+
+/* The period buckets that can hold a range overlapping [qmin, qmax] at level l. */
+static void level_span(const cond_t *c, size_t l, int64_t *lo, int64_t *hi) {
+    int64_t size = INT64_C(1) << period_bits[l];
+    *lo = floor_div(c->qmin - size + 1, size);
+    *hi = floor_div(c->qmax, size);
+}
+
+static void period_key(uint8_t k[10], size_t l, int64_t bucket) {
+    k[0] = TAG_PERIOD;
+    k[1] = (uint8_t)l;
+    be64_put(k + 2, (uint64_t)bucket ^ (1ull << 63));
+}
+
+/* Collects the existing bucket keys a period condition must merge (at most max; returns the
+ * count, or max + 1 when there are more), summing their sizes into *total. keys must hold max+1. */
+static int period_buckets(MDB_cursor *c, const cond_t *cd, uint8_t (*keys)[10], size_t max,
+                          size_t *nkeys, size_t *total) {
+    size_t n = 0, sum = 0;
+    for (size_t l = 0; l <= NLEVELS; l++) {
+        uint8_t lo_k[10], hi_k[10];
+        size_t klen = 10;
+        if (l == NLEVELS) {
+            lo_k[0] = hi_k[0] = TAG_PERIOD;
+            lo_k[1] = hi_k[1] = LEVEL_WIDE;
+            klen = 2;
+        } else {
+            int64_t lo, hi;
+            level_span(cd, l, &lo, &hi);
+            period_key(lo_k, l, lo);
+            period_key(hi_k, l, hi);
+        }
+        MDB_val k = {klen, lo_k}, d;
+        int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+        while (rc == 0 && k.mv_size == klen && memcmp(k.mv_data, hi_k, klen) <= 0 &&
+               memcmp(k.mv_data, lo_k, 2) == 0) {
+            if (n == max) {
+                *nkeys = max + 1;
+                return 0;
+            }
+            size_t cnt;
+            if ((rc = mdb_cursor_count(c, &cnt)) != 0)
+                return lmdb_err(rc);
+            memcpy(keys[n++], k.mv_data, klen);
+            sum += (size_t)cnt;
+            rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP);
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return lmdb_err(rc);
+    }
+    *nkeys = n;
+    *total = sum;
+    return 0;
+}
+
+static size_t period_keylen(const uint8_t k[10]) {
+    return k[1] == LEVEL_WIDE ? 2 : 10;
+}
+
+typedef struct check_ctx_s {
+    sz_index_t *idx;
+    MDB_txn *txn;
+    MDB_cursor *field, *link;
+} check_ctx_t;
+
+/* Does the candidate posting satisfy condition c? */
+static int check_cond(check_ctx_t *x, const cond_t *c, const uint8_t post[POST_LEN]) {
+    MDB_val k, d;
+    int rc;
+    switch (c->type) {
+    case C_POSTING:
+        k.mv_size = c->klen;
+        k.mv_data = (void *)c->key;
+        d.mv_size = POST_LEN;
+        d.mv_data = (void *)post;
+        rc = mdb_cursor_get(x->field, &k, &d, MDB_GET_BOTH);
+        return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+    case C_LINK:
+        for (uint8_t src = 0; src < 2; src++) {
+            uint8_t data[LINK_DLEN];
+            memcpy(data, post + 8, 32);
+            data[32] = src;
+            k.mv_size = c->klen;
+            k.mv_data = (void *)c->key;
+            d.mv_size = LINK_DLEN;
+            d.mv_data = data;
+            rc = mdb_cursor_get(x->link, &k, &d, MDB_GET_BOTH);
+            if (rc == 0)
+                return 1;
+            if (rc != MDB_NOTFOUND)
+                return lmdb_err(rc);
+        }
+        return 0;
+    default: {
+        k.mv_size = 32;
+        k.mv_data = (void *)(post + 8);
+        rc = mdb_get(x->txn, x->idx->meta, &k, &d);
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc != 0)
+            return lmdb_err(rc);
+        const uint8_t *m = d.mv_data;
+        if (d.mv_size != META_LEN)
+            return SZ_E_CORRUPT;
+        if (!(m[9] & 0x80))
+            return 0;
+        int64_t lo = (int64_t)be64_get(m + 10), hi = (int64_t)be64_get(m + 18);
+        return lo <= c->qmax && hi >= c->qmin;
+    }
+    }
+}
+
+static int post_qcmp(const void *a, const void *b) {
+    return memcmp(a, b, POST_LEN);
+}
+
+/* Resolves a link condition into the sorted postings of the linked records of kind want_kind
+ * that are indexed now (a link may name a record this node has not received yet). */
+static int link_postings(check_ctx_t *x, const cond_t *c, unsigned want_kind,
+                         uint8_t (**out)[POST_LEN], size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    MDB_val k = {c->klen, (void *)c->key}, d;
+    int rc = mdb_cursor_get(x->link, &k, &d, MDB_SET);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return lmdb_err(rc);
+    size_t cnt;
+    if ((rc = mdb_cursor_count(x->link, &cnt)) != 0)
+        return lmdb_err(rc);
+    if (cnt > LINK_MAX)
+        cnt = LINK_MAX;
+    uint8_t(*arr)[POST_LEN] = malloc((size_t)cnt * POST_LEN + 1);
+    if (arr == NULL)
+        return -ENOMEM;
+    size_t n = 0;
+    rc = mdb_cursor_get(x->link, &k, &d, MDB_FIRST_DUP);
+    while (rc == 0 && n < cnt) {
+        if (d.mv_size != LINK_DLEN) {
+            rc = SZ_E_CORRUPT;
+            goto fail;
+        }
+        uint8_t other[32];
+        memcpy(other, d.mv_data, 32);
+        MDB_val mk = {32, other}, md;
+        int mr = mdb_get(x->txn, x->idx->meta, &mk, &md);
+        if (mr == 0 && md.mv_size == META_LEN && ((const uint8_t *)md.mv_data)[8] == want_kind) {
+            memcpy(arr[n], md.mv_data, 8);
+            memcpy(arr[n] + 8, other, 32);
+            n++;
+        } else if (mr != 0 && mr != MDB_NOTFOUND) {
+            rc = lmdb_err(mr);
+            goto fail;
+        }
+        rc = mdb_cursor_get(x->link, &k, &d, MDB_NEXT_DUP);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        rc = lmdb_err(rc);
+        goto fail;
+    }
+    /* Both sides may assert the same link: sort, then drop repeats. */
+    qsort(arr, n, POST_LEN, post_qcmp);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w == 0 || memcmp(arr[w - 1], arr[i], POST_LEN) != 0)
+            memmove(arr[w++], arr[i], POST_LEN);
+    }
+    *out = arr;
+    *n_out = w;
+    return 0;
+fail:
+    free(arr);
+    return rc;
+}
+
+/* The list that drives a query: one or more posting lists merged in order, or a sorted array. */
+typedef struct driver_s {
+    pstream_t *ps;
+    size_t nps;
+    uint8_t (*arr)[POST_LEN];
+    size_t narr;
+    ptrdiff_t pos; /* next array index to return */
+    int is_array;
+    int desc;
+} driver_t;
+
+static void driver_free(driver_t *dv) {
+    for (size_t i = 0; i < dv->nps; i++) {
+        if (dv->ps[i].c != NULL)
+            mdb_cursor_close(dv->ps[i].c);
+    }
+    free(dv->ps);
+    free(dv->arr);
+    memset(dv, 0, sizeof(*dv));
+}
+
+static int driver_add_stream(driver_t *dv, MDB_txn *txn, MDB_dbi dbi, const uint8_t *key,
+                             size_t klen, const plan_t *p) {
+    pstream_t *s = &dv->ps[dv->nps];
+    memset(s, 0, sizeof(*s));
+    int rc = mdb_cursor_open(txn, dbi, &s->c);
+    if (rc != 0)
+        return lmdb_err(rc);
+    dv->nps++;
+    s->key.mv_size = klen;
+    s->key.mv_data = (void *)key;
+    return pstream_start(s, p);
+}
+
+/* Writes the next posting in order to out; *got = 0 when the driver is exhausted. */
+static int driver_next(driver_t *dv, uint8_t out[POST_LEN], int *got) {
+    *got = 0;
+    if (dv->is_array) {
+        if (dv->pos < 0 || (size_t)dv->pos >= dv->narr)
+            return 0;
+        memcpy(out, dv->arr[dv->pos], POST_LEN);
+        dv->pos += dv->desc ? -1 : 1;
+        *got = 1;
+        return 0;
+    }
+    pstream_t *best = NULL;
+    for (size_t i = 0; i < dv->nps; i++) {
+        pstream_t *s = &dv->ps[i];
+        if (s->valid && (best == NULL || post_cmp(s->head, best->head, dv->desc) < 0))
+            best = s;
+    }
+    if (best == NULL)
+        return 0;
+    memcpy(out, best->head, POST_LEN);
+    *got = 1;
+    return pstream_next(best, dv->desc);
+}
+
+/* Positions an array driver after the plan's cursor. */
+static void driver_array_start(driver_t *dv, const plan_t *p) {
+    size_t lo = 0, hi = dv->narr;
+    if (!p->have_after) {
+        dv->pos = p->desc ? (ptrdiff_t)dv->narr - 1 : 0;
+        return;
+    }
+    /* lo = first index whose posting is >= after */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (memcmp(dv->arr[mid], p->after, POST_LEN) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (p->desc) {
+        dv->pos = (ptrdiff_t)lo - 1;
+    } else {
+        if (lo < dv->narr && memcmp(dv->arr[lo], p->after, POST_LEN) == 0)
+            lo++;
+        dv->pos = (ptrdiff_t)lo;
+    }
+}
+
+int sz_index_list(sz_index_t *idx, MDB_txn *txn, const sz_query_t *q, uint8_t (*ids)[32], size_t *n,
+                  char *next_cursor) {
+    *n = 0;
+    next_cursor[0] = '\0';
+    if (idx == NULL || txn == NULL || q == NULL)
+        return SZ_E_ARGUMENT;
+    plan_t *p = malloc(sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    int rc = plan_query(p, q);
+    check_ctx_t x = {idx, txn, NULL, NULL};
+    driver_t dv = {0};
+    uint8_t(*bkeys)[10] = NULL;
+    size_t nbkeys = 0;
+    if (rc != 0 || p->empty)
+        goto done;
+    if ((rc = lmdb_err(mdb_cursor_open(txn, idx->field, &x.field))) != 0 ||
+        (rc = lmdb_err(mdb_cursor_open(txn, idx->link, &x.link))) != 0)
+        goto done;
+
+    /* Estimate every condition's list size; an empty list ends the query at once. The smallest
+     * list drives, the others are checked per candidate. */
+    size_t best = SIZE_MAX, best_est = SIZE_MAX;
+    for (size_t i = 0; i < p->nconds; i++) {
+        cond_t *c = &p->conds[i];
+        MDB_val k = {c->klen, c->key}, d;
+        size_t cnt = 0;
+        c->driver_ok = 1;
+        if (c->type == C_PERIOD) {
+            uint8_t(*keys)[10] = malloc((PERIOD_MAX_BUCKETS + 1) * sizeof(*keys));
+            size_t nk = 0, total = 0;
+            if (keys == NULL) {
+                rc = -ENOMEM;
+                goto done;
+            }
+            rc = period_buckets(x.field, c, keys, PERIOD_MAX_BUCKETS, &nk, &total);
+            if (rc != 0) {
+                free(keys);
+                goto done;
+            }
+            if (nk == 0) {
+                free(keys);
+                goto done; /* no bucket holds anything: nothing can match */
+            }
+            if (nk > PERIOD_MAX_BUCKETS) {
+                c->driver_ok = 0;
+                free(keys);
+                continue;
+            }
+            c->estimate = total;
+            if (bkeys == NULL || total < best_est) {
+                /* keep the bucket keys only for the best period condition so far */
+                free(bkeys);
+                bkeys = keys;
+                nbkeys = nk;
+            } else {
+                free(keys);
+            }
+        } else {
+            MDB_cursor *cur = c->type == C_LINK ? x.link : x.field;
+            rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
+            if (rc == MDB_NOTFOUND) {
+                rc = 0;
+                goto done; /* nothing can match */
+            }
+            if (rc != 0 || (rc = mdb_cursor_count(cur, &cnt)) != 0) {
+                rc = lmdb_err(rc);
+                goto done;
+            }
+            c->estimate = (size_t)cnt;
+        }
+        if (c->driver_ok && c->estimate < best_est) {
+            best_est = c->estimate;
+            best = i;
+        }
+    }
+    if (best == SIZE_MAX) {
+        rc = SZ_E_STORE; /* plan_query always adds a posting condition */
+        goto done;
+    }
+    const cond_t *dc = &p->conds[best];
+    dv.desc = p->desc;
+    if (dc->type == C_LINK) {
+        dv.is_array = 1;
+        unsigned want = dc->key[0] == LINK_CASE ? SZ_KIND_TESTIMONY : SZ_KIND_CASE;
+        if ((rc = link_postings(&x, dc, want, &dv.arr, &dv.narr)) != 0)
+            goto done;
+        driver_array_start(&dv, p);
+    } else {
+        size_t want = dc->type == C_PERIOD ? nbkeys : 1;
+        dv.ps = calloc(want, sizeof(*dv.ps));
+        if (dv.ps == NULL) {
+            rc = -ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; i < want; i++) {
+            const uint8_t *key = dc->type == C_PERIOD ? bkeys[i] : dc->key;
+            size_t klen = dc->type == C_PERIOD ? period_keylen(bkeys[i]) : dc->klen;
+            if ((rc = driver_add_stream(&dv, txn, idx->field, key, klen, p)) != 0)
+                goto done;
+        }
+    }
+
+    uint8_t cand[POST_LEN], last[POST_LEN];
+    int got, more = 0;
+    size_t count = 0;
+    for (;;) {
+        if ((rc = driver_next(&dv, cand, &got)) != 0)
+            goto done;
+        if (!got)
+            break;
+        int ok = 1;
+        for (size_t i = 0; i < p->nconds && ok; i++) {
+            /* A period driver's buckets are approximate, so its own condition is checked too. */
+            if (i == best && p->conds[i].type != C_PERIOD)
+                continue;
+            ok = check_cond(&x, &p->conds[i], cand);
+            if (ok < 0) {
+                rc = ok;
+                goto done;
+            }
+        }
+        if (!ok)
+            continue;
+        if (count == q->limit) {
+            more = 1;
+            break;
+        }
+        memcpy(ids[count++], cand + 8, 32);
+        memcpy(last, cand, POST_LEN);
+    }
+    *n = count;
+    if (more)
+        token_encode(next_cursor, p, last);
+done:
+    if (rc != 0) {
+        *n = 0;
+        next_cursor[0] = '\0';
+    }
+    driver_free(&dv);
+    if (x.link != NULL)
+        mdb_cursor_close(x.link);
+    if (x.field != NULL)
+        mdb_cursor_close(x.field);
+    free(bkeys);
+    free(p);
+    return rc;
+}
