@@ -48,7 +48,8 @@ const char *sz__lmdb_advice(int rc) {
         return "the data file may not grow any further (file size limit); raise the limit and "
                "retry (nothing acknowledged was lost)";
     case EIO:
-        return "the disk reported an I/O error while writing; check the disk and retry";
+        return "writing to the disk failed (I/O error or short write: is the disk full?); free "
+               "space or check the disk and retry (nothing acknowledged was lost)";
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
         return "the data file is damaged; run samizdatd --check and restore from a backup";

@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "lmdb_txn.h"
+#include "schema.h"
 #include "store_int.h"
 
 #include <errno.h>
@@ -521,7 +522,12 @@ const char *sz_store_errmsg(const sz_store_t *s) {
 int sz_store_verify(sz_verified_t *out, const uint8_t *envelope, size_t len) {
     if (out == NULL || envelope == NULL)
         return SZ_E_ARGUMENT;
-    return sz_record_open(&out->rec, envelope, len, out->version_hash);
+    int rc = sz_record_open(&out->rec, envelope, len, out->version_hash);
+    if (rc != 0)
+        return rc;
+    if (out->rec.flags & SZ_FLAG_SEALED)
+        return 0; /* ciphertext: RECORD.md validity rule 3 does not apply */
+    return sz_schema_validate(out->rec.kind, out->rec.body, out->rec.body_len, NULL);
 }
 
 typedef struct wctx_s {
@@ -610,7 +616,7 @@ static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     rv.first_created = v->rec.created;
     rv.cur_created = v->rec.created;
     memcpy(rv.current, rid, 32);
-    rv.generation = 1;
+    rv.generation = 0; /* RECORD.md: generation(first version) = 0 */
     rv.nversions = 1;
     rv.nheads = 1;
     uint8_t buf[SZ__RECVAL_LEN];
@@ -624,7 +630,7 @@ static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     sz__be64_put(rk, rv.recno);
     MDB_val nk = {8, rk}, nv = {32, (void *)rid};
     sz__txn_put(&w->t, s->recnos, &nk, &nv, MDB_APPEND);
-    if (append_version(w, v, rid, rv.recno, 1, r) != 0)
+    if (append_version(w, v, rid, rv.recno, 0, r) != 0)
         return w->t.err;
     int rc = sz_index_update(s->idx, w->t.txn, rid, v->rec.created, NULL, &v->rec);
     if (rc != 0)
@@ -675,6 +681,8 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     sz_record_t first;
     if (log_get(&w->t, s->log, fb.seq, &fe) != 0 || decode_stored(&w->t, &first, &fe) != 0)
         return w->t.err;
+    if (first.kind != rec->kind)
+        return SZ_E_KIND;
     if (memcmp(first.author, rec->author, 32) != 0) {
         uint8_t fa[32];
         memcpy(fa, first.author, 32);

@@ -76,9 +76,11 @@ typedef struct sz_verified_s {
     uint8_t version_hash[32];
 } sz_verified_t;
 
-/* Decodes and verifies (structure, signature; sz_record_open) one untrusted envelope (borrowed)
- * into out, which borrows from it. Pure CPU, no store access: run it on any thread, for example
- * the libuv thread pool. Returns 0 or the record error. */
+/* Checks the validity rules of RECORD.md section 7 that need no stored data (structure,
+ * signature, and the schema of a non-sealed body) for one untrusted envelope (borrowed), into
+ * out, which borrows from it. Pure CPU, no store access: run it on any thread, for example the
+ * libuv thread pool. Returns 0, a record error (sz_record_open) or a schema error (SZ_E_UTF8,
+ * SZ_E_JSON, SZ_E_SCHEMA). */
 int sz_store_verify(sz_verified_t *out, const uint8_t *envelope, size_t len);
 
 /* Stores a batch of untrusted envelopes (all borrowed): each is verified first, outside the write
@@ -86,10 +88,11 @@ int sz_store_verify(sz_verified_t *out, const uint8_t *envelope, size_t len);
  * says per version what happened: 0 (new, or SZ_PUT_EXISTED for a duplicate), or the refusal:
  * any record decode/signature error, SZ_E_PARENT_MISSING (a parent is neither stored nor in this
  * batch; nothing is stored for it), SZ_E_RECORD_ID (the record id field does not name the
- * parents' record), SZ_E_DENIED (not the original author and not an editor). Versions may come in
- * any order within a batch. Returns 0 once the transaction is committed (then every result with
- * err == 0 is durable), or a store-level error (SZ_E_NO_SPACE, SZ_E_CORRUPT, ...) in which case
- * nothing of this batch was stored and every result's err holds that error. */
+ * parents' record), SZ_E_KIND (not the kind of the record's first version), SZ_E_DENIED (not the
+ * original author and not an editor). Versions may come in any order within a batch. Returns 0 once
+ * the transaction is committed (then every result with err == 0 is durable), or a store-level error
+ * (SZ_E_NO_SPACE, SZ_E_CORRUPT, ...) in which case nothing of this batch was stored and every
+ * result's err holds that error. */
 int sz_store_put_batch(sz_store_t *s, const uint8_t *const *envelopes, const size_t *lens, size_t n,
                        sz_put_result_t *results);
 

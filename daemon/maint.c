@@ -1,0 +1,378 @@
+/* Offline check and backup of an archive folder; see maint.h. */
+#include "maint.h"
+
+#include "error.h"
+#include "lmdb_txn.h"
+#include "schema.h"
+#include "store_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct check_s {
+    sz_store_t *s;
+    MDB_txn *txn;
+    sz_maint_line_cb cb;
+    void *arg;
+    size_t problems;
+} check_t;
+
+static void problem(check_t *c, const char *what, uint64_t seq, const uint8_t *hash,
+                    const char *fmt, ...) {
+    char detail[256], hex[65] = "-", line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    if (hash != NULL)
+        sz_hex_encode(hex, hash, 32);
+    if (seq == UINT64_MAX)
+        snprintf(line, sizeof(line), "problem=%s hash=%s detail=\"%s\"", what, hex, detail);
+    else
+        snprintf(line, sizeof(line), "problem=%s seq=%llu hash=%s detail=\"%s\"", what,
+                 (unsigned long long)seq, hex, detail);
+    c->problems++;
+    if (c->cb != NULL)
+        c->cb(c->arg, line);
+}
+
+static int get(check_t *c, MDB_dbi dbi, const void *key, size_t klen, MDB_val *v) {
+    MDB_val k = {klen, (void *)key};
+    return mdb_get(c->txn, dbi, &k, v);
+}
+
+/* Pass 1: every log entry, in order, with the Merkle tree rebuilt alongside. */
+static int check_log(check_t *c, sz_merkle_frontier_t *f, uint64_t *nlog, uint64_t *nnodes) {
+    sz_store_t *s = c->s;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, s->log, &cur);
+    if (rc != 0)
+        return sz__lmdb_err(rc);
+    MDB_val k, v;
+    uint64_t expect = 0;
+    sz_merkle_frontier_init(f);
+    *nlog = 0;
+    *nnodes = 0;
+    while ((rc = mdb_cursor_get(cur, &k, &v, expect == 0 ? MDB_FIRST : MDB_NEXT)) == 0) {
+        if (k.mv_size != 8) {
+            problem(c, "log_key", UINT64_MAX, NULL, "log key of %zu bytes", k.mv_size);
+            expect++;
+            continue;
+        }
+        uint64_t seq = sz__be64_get(k.mv_data);
+        if (seq != expect)
+            problem(c, "log_gap", seq, NULL, "expected sequence number %llu",
+                    (unsigned long long)expect);
+        expect = seq + 1;
+        (*nlog)++;
+        uint8_t vh[32], rid[32];
+        crypto_hash_sha256(vh, v.mv_data, v.mv_size);
+        /* The Merkle leaf is the hash of whatever the log holds: a rewritten entry then also
+         * shows up as a mismatch with the stored subtrees and frontier. */
+        uint8_t leaf[32];
+        sz_merkle_node_t nodes[SZ_MERKLE_MAX_LEVELS];
+        size_t nn = 0;
+        sz_merkle_leaf_hash(leaf, vh, 32);
+        sz_merkle_frontier_append(f, leaf, nodes, &nn);
+        for (size_t i = 1; i < nn; i++) {
+            uint8_t mk[9];
+            MDB_val mv;
+            sz__merkle_key(mk, nodes[i].level, nodes[i].index);
+            (*nnodes)++;
+            if (get(c, s->merkle, mk, 9, &mv) != 0 || mv.mv_size != 32 ||
+                memcmp(mv.mv_data, nodes[i].hash, 32) != 0)
+                problem(c, "merkle_node", seq, vh, "subtree level %u index %llu differs",
+                        nodes[i].level, (unsigned long long)nodes[i].index);
+        }
+        sz_record_t rec;
+        int vr = sz_record_open(&rec, v.mv_data, v.mv_size, NULL);
+        if (vr != 0) {
+            problem(c, "record", seq, vh, "%s", sz_strerror(vr));
+            continue;
+        }
+        if (!(rec.flags & SZ_FLAG_SEALED)) {
+            sz_schema_error_t se;
+            vr = sz_schema_validate(rec.kind, rec.body, rec.body_len, &se);
+            if (vr != 0)
+                problem(c, "schema", seq, vh, "%.100s: %.100s", se.path, se.message);
+        }
+        sz_record_id(&rec, vh, rid);
+        MDB_val bv;
+        sz__byhash_t b;
+        if (get(c, s->byhash, vh, 32, &bv) != 0 || sz__byhash_decode(&b, &bv) != 0) {
+            problem(c, "byhash_missing", seq, vh, "version not in the hash index");
+            continue;
+        }
+        if (b.seq != seq || b.created != rec.created ||
+            ((b.flags & SZ__BH_FIRST) != 0) != (rec.nparents == 0))
+            problem(c, "byhash_value", seq, vh, "hash index entry disagrees with the log");
+        MDB_val rv;
+        uint8_t rk[8];
+        sz__be64_put(rk, b.recno);
+        if (get(c, s->recnos, rk, 8, &rv) != 0 || rv.mv_size != 32 ||
+            memcmp(rv.mv_data, rid, 32) != 0)
+            problem(c, "recno", seq, vh, "record number %llu does not map to its record",
+                    (unsigned long long)b.recno);
+        uint32_t gen = 0;
+        for (unsigned i = 0; i < rec.nparents; i++) {
+            sz__byhash_t pb;
+            MDB_val pv;
+            if (get(c, s->byhash, rec.parents + 32 * i, 32, &pv) != 0 ||
+                sz__byhash_decode(&pb, &pv) != 0) {
+                problem(c, "parent_missing", seq, vh, "parent %u is not stored", i);
+                continue;
+            }
+            if (pb.seq >= seq || pb.recno != b.recno)
+                problem(c, "parent", seq, vh, "parent %u is later or of another record", i);
+            if (pb.generation + 1 > gen)
+                gen = pb.generation + 1;
+        }
+        if (gen != b.generation)
+            problem(c, "generation", seq, vh, "generation %u, expected %u", b.generation, gen);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : sz__lmdb_err(rc);
+}
+
+typedef struct vers_s {
+    uint8_t hash[32];
+    uint32_t gen;
+    uint64_t created;
+    int is_parent;
+} vers_t;
+
+/* Pass 2: each record against its versions. */
+static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
+    sz_store_t *s = c->s;
+    MDB_cursor *cur, *mc, *hc;
+    int rc = mdb_cursor_open(c->txn, s->records, &cur);
+    if (rc != 0)
+        return sz__lmdb_err(rc);
+    if ((rc = mdb_cursor_open(c->txn, s->members, &mc)) != 0 ||
+        (rc = mdb_cursor_open(c->txn, s->heads, &hc)) != 0) {
+        mdb_cursor_close(cur);
+        return sz__lmdb_err(rc);
+    }
+    vers_t *vs = NULL;
+    size_t cap = 0;
+    MDB_val k, v;
+    *nrec = 0;
+    *nmembers = 0;
+    int first = 1;
+    while ((rc = mdb_cursor_get(cur, &k, &v, first ? MDB_FIRST : MDB_NEXT)) == 0) {
+        first = 0;
+        (*nrec)++;
+        sz__recval_t r;
+        if (k.mv_size != 32 || sz__recval_decode(&r, &v) != 0) {
+            problem(c, "record_value", UINT64_MAX, NULL, "malformed records entry");
+            continue;
+        }
+        const uint8_t *rid = k.mv_data;
+        uint8_t rk[8];
+        MDB_val rv;
+        sz__be64_put(rk, r.recno);
+        if (get(c, s->recnos, rk, 8, &rv) != 0 || rv.mv_size != 32 ||
+            memcmp(rv.mv_data, rid, 32) != 0)
+            problem(c, "recno", UINT64_MAX, rid, "record number does not map back");
+        /* Every member, decoded again for its parents. */
+        size_t n = 0;
+        MDB_val mk = {32, (void *)rid}, md;
+        int mr = mdb_cursor_get(mc, &mk, &md, MDB_SET);
+        while (mr == 0) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                vers_t *nv = realloc(vs, cap * sizeof(*vs));
+                if (nv == NULL) {
+                    rc = -ENOMEM;
+                    goto out;
+                }
+                vs = nv;
+            }
+            MDB_val ev;
+            sz_record_t rec;
+            uint8_t lk[8];
+            memcpy(lk, md.mv_data, md.mv_size == 8 ? 8 : 0);
+            if (md.mv_size != 8 || get(c, s->log, lk, 8, &ev) != 0 ||
+                sz_record_decode(&rec, ev.mv_data, ev.mv_size) != 0) {
+                problem(c, "member", UINT64_MAX, rid, "member entry names no valid log entry");
+                mr = mdb_cursor_get(mc, &mk, &md, MDB_NEXT_DUP);
+                continue;
+            }
+            vers_t *x = &vs[n++];
+            crypto_hash_sha256(x->hash, ev.mv_data, ev.mv_size);
+            x->created = rec.created;
+            x->is_parent = 0;
+            sz__byhash_t b;
+            MDB_val bv;
+            x->gen = 0;
+            if (get(c, s->byhash, x->hash, 32, &bv) == 0 && sz__byhash_decode(&b, &bv) == 0)
+                x->gen = b.generation;
+            if (n == 1 && memcmp(x->hash, rid, 32) != 0)
+                problem(c, "member", UINT64_MAX, rid, "first member is not the first version");
+            if (n == 1 && rec.created != r.first_created)
+                problem(c, "record_value", UINT64_MAX, rid, "first created time differs");
+            /* Parents precede their children in the member list (log order). */
+            for (unsigned p = 0; p < rec.nparents; p++)
+                for (size_t j = 0; j + 1 < n; j++)
+                    if (memcmp(vs[j].hash, rec.parents + 32 * p, 32) == 0)
+                        vs[j].is_parent = 1;
+            mr = mdb_cursor_get(mc, &mk, &md, MDB_NEXT_DUP);
+        }
+        *nmembers += n;
+        if (n != r.nversions)
+            problem(c, "record_value", UINT64_MAX, rid, "%zu versions, records says %u", n,
+                    r.nversions);
+        size_t nheads = 0;
+        vers_t *best = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (vs[i].is_parent)
+                continue;
+            nheads++;
+            MDB_val hk = {32, (void *)rid}, hv = {32, vs[i].hash};
+            if (mdb_cursor_get(hc, &hk, &hv, MDB_GET_BOTH) != 0)
+                problem(c, "heads", UINT64_MAX, vs[i].hash, "head missing from heads");
+            if (best == NULL || sz__version_cmp(vs[i].gen, vs[i].created, vs[i].hash, best->gen,
+                                                best->created, best->hash) > 0)
+                best = &vs[i];
+        }
+        size_t stored_heads = 0;
+        MDB_val hk = {32, (void *)rid}, hv;
+        if (mdb_cursor_get(hc, &hk, &hv, MDB_SET) == 0) {
+            size_t cnt = 0;
+            mdb_cursor_count(hc, &cnt);
+            stored_heads = cnt;
+        }
+        if (stored_heads != nheads || r.nheads != nheads)
+            problem(c, "heads", UINT64_MAX, rid, "%zu heads, %zu stored, records says %u", nheads,
+                    stored_heads, r.nheads);
+        if (best != NULL && (memcmp(best->hash, r.current, 32) != 0 || best->gen != r.generation))
+            problem(c, "current", UINT64_MAX, rid, "current version is not the rule's choice");
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : sz__lmdb_err(rc);
+out:
+    free(vs);
+    mdb_cursor_close(cur);
+    mdb_cursor_close(mc);
+    mdb_cursor_close(hc);
+    return rc;
+}
+
+int sz_maint_check(const char *dir, sz_maint_line_cb cb, void *arg, size_t *problems) {
+    *problems = 0;
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    if (stat(path, &st) != 0)
+        return SZ_E_NOT_FOUND;
+    char err[256] = "";
+    sz_store_options_t o = {.errbuf = err, .errlen = sizeof(err)};
+    sz_store_t *s = NULL;
+    check_t c = {.cb = cb, .arg = arg};
+    int rc = sz_store_open(&s, dir, &o);
+    if (rc != 0) {
+        char line[400];
+        snprintf(line, sizeof(line), "problem=open detail=\"%s\"", err[0] ? err : sz_strerror(rc));
+        if (cb != NULL)
+            cb(arg, line);
+        *problems = 1;
+        return rc;
+    }
+    c.s = s;
+    rc = sz__lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &c.txn));
+    if (rc != 0)
+        goto out;
+    sz_merkle_frontier_t f, stored;
+    uint64_t nlog = 0, nnodes = 0, nrec = 0, nmem = 0;
+    if ((rc = check_log(&c, &f, &nlog, &nnodes)) != 0)
+        goto out;
+    if ((rc = check_records(&c, &nrec, &nmem)) != 0)
+        goto out;
+    MDB_stat ms;
+    if (mdb_stat(c.txn, s->byhash, &ms) == 0 && ms.ms_entries != nlog)
+        problem(&c, "byhash_count", UINT64_MAX, NULL, "%zu hash entries for %llu log entries",
+                ms.ms_entries, (unsigned long long)nlog);
+    if (mdb_stat(c.txn, s->recnos, &ms) == 0 && ms.ms_entries != nrec)
+        problem(&c, "recno_count", UINT64_MAX, NULL, "%zu record numbers for %llu records",
+                ms.ms_entries, (unsigned long long)nrec);
+    if (nmem != nlog)
+        problem(&c, "member_count", UINT64_MAX, NULL, "%llu members for %llu log entries",
+                (unsigned long long)nmem, (unsigned long long)nlog);
+    if (mdb_stat(c.txn, s->merkle, &ms) == 0 && ms.ms_entries != nnodes)
+        problem(&c, "merkle_count", UINT64_MAX, NULL, "%zu stored subtrees, expected %llu",
+                ms.ms_entries, (unsigned long long)nnodes);
+    MDB_val fv;
+    sz_merkle_frontier_init(&stored);
+    int fr = get(&c, s->meta, "frontier", 8, &fv);
+    if (fr == 0 && sz_merkle_frontier_decode(&stored, fv.mv_data, fv.mv_size) != 0)
+        problem(&c, "frontier", UINT64_MAX, NULL, "stored frontier does not decode");
+    uint8_t r1[32], r2[32];
+    sz_merkle_frontier_root(&f, r1);
+    sz_merkle_frontier_root(&stored, r2);
+    if (stored.size != f.size || memcmp(r1, r2, 32) != 0)
+        problem(&c, "frontier", UINT64_MAX, r2,
+                "stored tree head (size %llu) differs from the log (size %llu)",
+                (unsigned long long)stored.size, (unsigned long long)f.size);
+out:
+    if (c.txn != NULL)
+        mdb_txn_abort(c.txn);
+    sz_store_close(s);
+    *problems = c.problems;
+    return rc;
+}
+
+int sz_maint_backup(const char *dir, const char *out, char *errbuf, size_t errlen) {
+    char tmp[1];
+    if (errbuf == NULL || errlen == 0) {
+        errbuf = tmp;
+        errlen = sizeof(tmp);
+    }
+    errbuf[0] = '\0';
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    if (stat(path, &st) != 0) {
+        snprintf(errbuf, errlen, "%s holds no archive (no data.mdb)", dir);
+        return SZ_E_NOT_FOUND;
+    }
+    DIR *d = opendir(out);
+    if (d != NULL) {
+        struct dirent *e;
+        int used = 0;
+        while ((e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                used = 1;
+        closedir(d);
+        if (used) {
+            snprintf(errbuf, errlen, "%s exists and is not empty; choose a new folder", out);
+            return SZ_E_EXISTS;
+        }
+    } else if (errno != ENOENT) {
+        int e = errno;
+        snprintf(errbuf, errlen, "cannot use %s: %s", out, strerror(e));
+        return -e;
+    } else if (mkdir(out, 0700) != 0) {
+        int e = errno;
+        snprintf(errbuf, errlen, "cannot create %s: %s", out, strerror(e));
+        return -e;
+    }
+    sz_store_t *s = NULL;
+    sz_store_options_t o = {.errbuf = errbuf, .errlen = errlen};
+    int rc = sz_store_open(&s, dir, &o);
+    if (rc != 0)
+        return rc;
+    /* LMDB copies from one read transaction: writers carry on, the copy is consistent. */
+    int lr = mdb_env_copy2(s->env, out, MDB_CP_COMPACT);
+    if (lr != 0) {
+        snprintf(errbuf, errlen, "copying to %s failed: %s", out, sz__lmdb_advice(lr));
+        rc = sz__lmdb_err(lr);
+    }
+    sz_store_close(s);
+    return rc;
+}
