@@ -772,8 +772,10 @@ static void test_vectors_files(void **state) {
     size_t len = 0;
     snprintf(path, sizeof(path), "%s/records.json", dir);
     uint8_t *file = read_file(path, &len);
-    if (file == NULL)
+    if (file == NULL) {
         fail_msg("cannot read %s", path);
+        return;
+    }
     if (len != strlen(json) || memcmp(file, json, len) != 0)
         fail_msg("%s differs from the regenerated vectors; rerun with SZ_REGEN_VECTORS", path);
     free(json);
@@ -855,8 +857,10 @@ static void test_spec_example(void **state) {
     snprintf(path, sizeof(path), "%s/proto/RECORD.md", src ? src : "..");
     size_t len = 0;
     char *md = (char *)read_file(path, &len);
-    if (md == NULL)
+    if (md == NULL) {
         fail_msg("cannot read %s", path);
+        return;
+    }
     uint8_t h[32];
     char hx[65];
     sz_hex_encode(hx, hash_of(h, &vectors[0].env), 32);
@@ -1005,6 +1009,7 @@ static void test_every_bit_flip(void **state) {
                 v = &vectors[i];
         assert_non_null(v);
         buf_t b = copy_prefix(&v->env, v->env.len);
+        assert_non_null(b.p);
         for (size_t bit = 0; bit < 8 * b.len; bit++) {
             b.p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
             sz_record_t rec;
