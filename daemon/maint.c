@@ -22,6 +22,7 @@ typedef struct check_s {
     sz_maint_line_cb cb;
     void *arg;
     size_t problems;
+    size_t index_entries;
 } check_t;
 
 static void problem(check_t *c, const char *what, uint64_t seq, const uint8_t *hash,
@@ -254,6 +255,22 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
                     stored_heads, r.nheads);
         if (best != NULL && (memcmp(best->hash, r.current, 32) != 0 || best->gen != r.generation))
             problem(c, "current", UINT64_MAX, rid, "current version is not the rule's choice");
+        /* The secondary index entries of the current version. */
+        sz__byhash_t cb;
+        MDB_val cbv, cev;
+        sz_record_t crec;
+        uint8_t ck[8];
+        if (get(c, s->byhash, r.current, 32, &cbv) == 0 && sz__byhash_decode(&cb, &cbv) == 0 &&
+            (sz__be64_put(ck, cb.seq), get(c, s->log, ck, 8, &cev) == 0) &&
+            sz_record_decode(&crec, cev.mv_data, cev.mv_size) == 0) {
+            size_t entries = 0;
+            int ir = sz_index_verify(s->idx, c->txn, rid, r.first_created, &crec, &entries);
+            if (ir != 0)
+                problem(c, "index", UINT64_MAX, rid, "%s", sz_strerror(ir));
+            c->index_entries += entries;
+        } else {
+            problem(c, "current", UINT64_MAX, r.current, "current version is not stored");
+        }
     }
     rc = rc == MDB_NOTFOUND ? 0 : sz__lmdb_err(rc);
 out:
@@ -307,6 +324,13 @@ int sz_maint_check(const char *dir, sz_maint_line_cb cb, void *arg, size_t *prob
     if (mdb_stat(c.txn, s->merkle, &ms) == 0 && ms.ms_entries != nnodes)
         problem(&c, "merkle_count", UINT64_MAX, NULL, "%zu stored subtrees, expected %llu",
                 ms.ms_entries, (unsigned long long)nnodes);
+    size_t ientries = 0, irecords = 0;
+    rc = sz_index_count(s->idx, c.txn, &ientries, &irecords);
+    if (rc != 0)
+        goto out;
+    if (ientries != c.index_entries)
+        problem(&c, "index_count", UINT64_MAX, NULL, "%zu index entries, the records own %zu",
+                ientries, c.index_entries);
     MDB_val fv;
     sz_merkle_frontier_init(&stored);
     int fr = get(&c, s->meta, "frontier", 8, &fv);

@@ -591,6 +591,10 @@ static int fts_one(sz_store_t *s, sz__txn_t *t, const MDB_val *v) {
         rc = sz_fts_delete(s->fts, t->txn, rv.recno);
     else
         rc = sz_fts_set(s->fts, t->txn, rv.recno, rec.kind, rec.body, rec.body_len);
+    /* Bodies were schema-checked at ingest; one the indexer cannot parse stays unindexed rather
+     * than stalling the catch-up for good. */
+    if (rc == SZ_E_JSON)
+        rc = 0;
     if (rc != 0)
         return sz__txn_fail(t, rc, 0);
     return 0;
@@ -636,6 +640,12 @@ int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
                     r2 = sz__txn_cget(&t, c, &lk, &lv, MDB_NEXT);
             }
             mdb_cursor_close(c);
+            /* Caught up: merge pending documents so searches stop scanning them. */
+            if (r2 == SZ_E_NOT_FOUND && n > 0 && t.err == 0) {
+                int fr = sz_fts_flush(s->fts, t.txn);
+                if (fr != 0)
+                    sz__txn_fail(&t, fr, 0);
+            }
         }
         if (n == 0) {
             sz__txn_abort(&t);
