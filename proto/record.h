@@ -67,9 +67,11 @@ typedef struct sz_record_fields_s {
 size_t sz_record_encoded_len(unsigned nparents, uint32_t body_len);
 
 /* Parses buf (borrowed; rec points into it) strictly: magic, format, known kind and flags, limits,
- * parents strictly ascending, the record id rule, the exact length. It does not check the
- * signature. Returns 0 or one of SZ_E_TRUNCATED, SZ_E_TRAILING, SZ_E_MAGIC, SZ_E_VERSION,
- * SZ_E_KIND, SZ_E_FLAGS, SZ_E_TOO_LARGE, SZ_E_PARENTS, SZ_E_RECORD_ID. */
+ * parents strictly ascending, the record id rule, the exact length. Checks run in the order of
+ * RECORD.md section 3 and the first failure is returned, so every implementation reports the same
+ * error for the same bytes. It does not check the signature. buf may be NULL when len is 0.
+ * Returns 0 or one of SZ_E_TRUNCATED, SZ_E_TRAILING, SZ_E_MAGIC, SZ_E_VERSION, SZ_E_KIND,
+ * SZ_E_FLAGS, SZ_E_TOO_LARGE, SZ_E_PARENTS, SZ_E_RECORD_ID. */
 int sz_record_decode(sz_record_t *rec, const uint8_t *buf, size_t len);
 
 /* Checks the Ed25519 signature of a decoded record (borrowed) over the domain prefix and every
