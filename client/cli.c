@@ -402,8 +402,8 @@ void sz_cli_print_safe(FILE *f, const char *text, size_t len) {
 void sz_cli_format_time(char *out, size_t cap, uint64_t created_ms) {
     uint64_t secs = created_ms / 1000;
     struct tm tm;
-    if (secs <= (uint64_t)INT32_MAX * 64 && gmtime_r(&(time_t){(time_t)secs}, &tm) != NULL &&
-        tm.tm_year + 1900 <= 9999) {
+    /* 253402300799 is 9999-12-31T23:59:59Z, the last second ISO 8601 writes with four digits. */
+    if (secs <= 253402300799ull && gmtime_r(&(time_t){(time_t)secs}, &tm) != NULL) {
         snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(created_ms % 1000));
         return;

@@ -160,7 +160,14 @@ static json_t *record_json(const char *path, const checked_t *c, const char *pro
     json_object_set_new(o, "author", json_string(key));
     sz_cli_format_time(when, sizeof(when), c->rec.created);
     json_object_set_new(o, "created", json_string(when));
-    json_object_set_new(o, "created_ms", json_integer((json_int_t)c->rec.created));
+    /* jansson integers are signed; a (nonsensical) larger time is given as a decimal string. */
+    if (c->rec.created <= (uint64_t)INT64_MAX) {
+        json_object_set_new(o, "created_ms", json_integer((json_int_t)c->rec.created));
+    } else {
+        char ms[24];
+        snprintf(ms, sizeof(ms), "%llu", (unsigned long long)c->rec.created);
+        json_object_set_new(o, "created_ms", json_string(ms));
+    }
     json_t *parents = json_array();
     for (unsigned i = 0; i < c->rec.nparents; i++) {
         sz_hex_encode(hex, c->rec.parents + 32 * i, 32);
