@@ -157,21 +157,15 @@ static int parse_datetime(const char *s, size_t n) {
     } else {
         return 0;
     }
-    if (hh >= 1 && hh <= 13)
-        return 1;
-    if (hh == 14)
-        return mm == 0;
-    return hh == 0 && mm >= 1;
+    /* Offsets run from -14:00 to +14:00; "+00:00" is accepted as RFC 3339 writes UTC. */
+    return hh < 14 || (hh == 14 && mm <= 0);
 }
 
-/* Level 1 unspecified digits from the right: 199X, 19XX, 1XXX, YYYY-XX, YYYY-MM-XX, YYYY-XX-XX. */
+/* Level 1 unspecified digits from the right: 199X, 19XX, YYYY-XX, YYYY-MM-XX, YYYY-XX-XX. Three
+ * or four unspecified year digits (1XXX) are level 2. */
 static int parse_unspecified(const char *s, size_t n) {
-    if (n == 4) {
-        size_t k = 4;
-        while (k > 0 && s[k - 1] == 'X')
-            k--;
-        return k >= 1 && k <= 3 && all_digits(s, k);
-    }
+    if (n == 4)
+        return all_digits(s, 2) && s[3] == 'X' && (s[2] == 'X' || is_digit(s[2]));
     if (n < 7 || !all_digits(s, 4) || s[4] != '-')
         return 0;
     if (n == 7)

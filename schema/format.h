@@ -5,13 +5,14 @@
  * The rules, which the Python checkers in tests/integration/schema_agreement.py mirror exactly:
  * - edtf: EDTF (ISO 8601-2) levels 0 and 1. Dates YYYY, YYYY-MM, YYYY-MM-DD with real month
  *   lengths (proleptic Gregorian leap years) and an optional leading '-' on the year (but not
- *   -0000); date-times YYYY-MM-DDThh:mm:ss with an optional Z or +hh, +hh:mm offset (01..13 hours,
- *   14:00, or 00:mm with mm > 0); seasons YYYY-21..24; a final '?', '~' or '%' on a date or season;
- *   unspecified digits from the right (199X, 19XX, 1XXX, 1985-XX, 1985-04-XX, 1985-XX-XX, with no
- *   sign and no qualifier); long years Y followed by an optional '-' and five or more digits, the
- *   first not 0; intervals A/B where each end is a date or season with an optional qualifier, ""
- *   (unknown) or ".." (open), at least one end is a date or season, and the start is not after the
- *   end. Date-times, long years and unspecified digits are not allowed in intervals (level 2).
+ *   -0000); date-times YYYY-MM-DDThh:mm:ss (hh 00..23, no fraction) with an optional Z, +hh or
+ *   +hh:mm offset (- as well; at most 14:00); seasons YYYY-21..24; a final '?', '~' or '%' on a
+ *   date or season; one or two unspecified year digits from the right (199X, 19XX) or an
+ *   unspecified month or day (1985-XX, 1985-04-XX, 1985-XX-XX), with no sign and no qualifier; long
+ * years Y followed by an optional '-' and five or more digits, the first not 0; intervals A/B where
+ * each end is a date or season with an optional qualifier, "" (unknown) or ".." (open), at least
+ * one end is a date or season, and the start is not after the end. Date-times, long years and
+ * unspecified digits are not allowed in intervals (level 2).
  * - country: an officially assigned ISO 3166-1 alpha-2 code, or an ISO 3166-3 alpha-4 code of a
  *   country name that is no longer in use; upper case only.
  * - bcp47: a well-formed BCP 47 language tag (RFC 5646 section 2.1), any case, also private-use

@@ -89,14 +89,10 @@ def edtf_datetime(s):
     zm = int(zone[4:6]) if len(zone) == 6 else None
     if zm is not None and zm > 59:
         return False
-    if 1 <= zh <= 13:
-        return True
-    if zh == 14:
-        return zm == 0
-    return zh == 0 and zm is not None and zm >= 1
+    return zh < 14 or (zh == 14 and (zm is None or zm == 0))
 
 
-UNSPEC_RE = re.compile(r"(?:[0-9]{3}X|[0-9]{2}XX|[0-9]XXX|[0-9]{4}-XX|[0-9]{4}-XX-XX"
+UNSPEC_RE = re.compile(r"(?:[0-9]{3}X|[0-9]{2}XX|[0-9]{4}-XX|[0-9]{4}-XX-XX"
                        r"|[0-9]{4}-(0[1-9]|1[0-2])-XX)\Z")
 LONG_YEAR_RE = re.compile(r"Y-?[1-9][0-9]{4,}\Z")
 
