@@ -64,7 +64,9 @@ int main(int argc, char **argv) {
             return SZ_EXIT_OK;
         } else if (strcmp(a, "--json") == 0) {
             cli.json = 1;
-        } else if (strcmp(a, "--key") == 0 && i + 1 < argc) {
+        } else if (strcmp(a, "--key") == 0) {
+            if (i + 1 >= argc)
+                return sz_cli_usage_error(&cli, "option --key needs a value");
             cli.key_path = argv[++i];
         } else if (strncmp(a, "--key=", 6) == 0) {
             cli.key_path = a + 6;
