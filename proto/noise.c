@@ -807,11 +807,14 @@ int sz_noise_check_identity(const uint8_t ed_pk[static 32], const uint8_t noise_
 int sz_noise_new_samizdat(sz_noise_t **out, sz_noise_role_t role, const uint8_t ed_sk[static 64],
                           const uint8_t network_key[static 32]) {
     sz_noise_t *hs;
-    uint8_t x_sk[32], x_pk[32];
+    uint8_t x_sk[32];
     int rc = sz_noise_new(&hs, SZ_NOISE_PROTOCOL, role);
     if (rc != 0)
         return rc;
-    rc = sz_noise_static_from_ed25519(x_sk, x_pk, ed_sk);
+    /* Not sz_noise_static_from_ed25519: its consistency check costs two curve operations per
+     * connection, and proto/keyfile already checks the pair when it loads a secret key. */
+    if (crypto_sign_ed25519_sk_to_curve25519(x_sk, ed_sk) != 0)
+        rc = SZ_E_KEY;
     if (rc == 0)
         rc = sz_noise_set_local_static(hs, x_sk);
     sodium_memzero(x_sk, sizeof(x_sk));
