@@ -96,6 +96,23 @@ void sz_store_record_free(sz_store_record_t *r) {
     free(r);
 }
 
+/* Copies the envelope of version cur into r. */
+static int current_envelope(sz_store_t *s, MDB_txn *txn, const uint8_t *cur, sz_store_record_t *r) {
+    sz__byhash_t cb;
+    MDB_val v;
+    int rc = version_meta(s, txn, cur, &cb);
+    if (rc == 0)
+        rc = log_get(s, txn, cb.seq, &v);
+    if (rc != 0)
+        return rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc;
+    r->envelope = malloc(v.mv_size);
+    if (r->envelope == NULL)
+        return -ENOMEM;
+    memcpy(r->envelope, v.mv_data, v.mv_size);
+    r->envelope_len = v.mv_size;
+    return 0;
+}
+
 static int get_record_in(sz_store_t *s, MDB_txn *txn, const uint8_t *rid, sz_store_record_t *r) {
     MDB_val v;
     sz__recval_t rv;
@@ -111,6 +128,15 @@ static int get_record_in(sz_store_t *s, MDB_txn *txn, const uint8_t *rid, sz_sto
     r->nversions = rv.nversions;
     memcpy(r->current, rv.current, 32);
 
+    if (rv.nheads == 1) {
+        /* The common case needs no walk over the heads: the current version is the only one. */
+        r->heads = malloc(32);
+        if (r->heads == NULL)
+            return -ENOMEM;
+        memcpy(r->heads[0], rv.current, 32);
+        r->nheads = 1;
+        return current_envelope(s, txn, rv.current, r);
+    }
     MDB_cursor *c;
     if ((rc = sz__lmdb_err(mdb_cursor_open(txn, s->heads, &c))) != 0)
         return rc;
@@ -156,19 +182,9 @@ static int get_record_in(sz_store_t *s, MDB_txn *txn, const uint8_t *rid, sz_sto
         r->nheads = nh;
     }
     free(h);
-    sz__byhash_t cb;
-    if (rc == 0)
-        rc = version_meta(s, txn, rv.current, &cb);
-    if (rc == 0)
-        rc = log_get(s, txn, cb.seq, &v);
-    if (rc == 0) {
-        r->envelope = malloc(v.mv_size);
-        if (r->envelope == NULL)
-            return -ENOMEM;
-        memcpy(r->envelope, v.mv_data, v.mv_size);
-        r->envelope_len = v.mv_size;
-    }
-    return rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc;
+    if (rc != 0)
+        return rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc;
+    return current_envelope(s, txn, rv.current, r);
 }
 
 int sz_store_get_record(sz_store_t *s, const uint8_t record_id[static 32],
