@@ -79,10 +79,10 @@ static const char *decode_problem(int rc, const uint8_t *buf, size_t len, char *
         return "not a samizdat record (bad magic)";
     case SZ_E_VERSION:
         snprintf(tmp, cap, "unsupported record format version %u (a newer samizdat may read it)",
-                 len > 3 ? buf[3] : 0);
+                 len > 3 ? (unsigned)buf[3] : 0u);
         return tmp;
     case SZ_E_KIND:
-        snprintf(tmp, cap, "unknown record kind %u", len > 4 ? buf[4] : 0);
+        snprintf(tmp, cap, "unknown record kind %u", len > 4 ? (unsigned)buf[4] : 0u);
         return tmp;
     case SZ_E_FLAGS:
         return "unknown or invalid flags in the record";

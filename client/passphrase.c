@@ -153,8 +153,9 @@ int sz_passphrase_read(const char *prompt, int confirm, char **out, size_t *len,
     }
     memset(buf, 0, SZ_PASSPHRASE_MAX + 1);
     int rc;
-    if (sz_passphrase_from_file()) {
-        rc = read_from_file(getenv(SZ_PASSPHRASE_ENV), buf, len, why, why_cap);
+    const char *file = getenv(SZ_PASSPHRASE_ENV);
+    if (file != NULL && file[0] != '\0') {
+        rc = read_from_file(file, buf, len, why, why_cap);
     } else {
         int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
