@@ -11,6 +11,11 @@ cd "$work" || exit 1
 unset SAMIZDAT_PASSPHRASE_FILE SAMIZDAT_KEY
 export HOME=$work XDG_CONFIG_HOME=$work/config
 
+if ! python3 -c 'import os, pty; m, s = pty.openpty(); os.close(m); os.close(s)' 2>/dev/null; then
+    echo "SKIPPED: no pseudo-terminals available here (0 passed, 0 failed)"
+    exit 0
+fi
+
 python3 - "$SAMIZDAT" "$SRC/schema/examples/testimony-minimal.json" <<'EOF'
 import os, pty, select, sys, time
 
