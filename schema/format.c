@@ -337,7 +337,9 @@ int sz__format_bcp47(const char *s, size_t len) {
     for (size_t i = 0; i < sizeof bcp47_irregular / sizeof bcp47_irregular[0]; i++)
         if (ieq(s, len, bcp47_irregular[i]))
             return 1;
-    subtag_t t[BCP47_MAX_SUBTAGS];
+    if (len == 0)
+        return 0;
+    subtag_t t[BCP47_MAX_SUBTAGS] = {{NULL, 0}};
     size_t nt = 0, start = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i == len || s[i] == '-') {

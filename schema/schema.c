@@ -80,7 +80,7 @@ static void render_path(char *out, size_t cap, const frame_t *at) {
         return; /* the root frame */
     size_t o = strlen(out);
     if (o >= MSG_PATH_MAX) {
-        if (o < 3 || strcmp(out + o - 3, "...") != 0)
+        if (strcmp(out + o - 3, "...") != 0)
             append_capped(out, cap, "...", 3, 3, 0);
         return;
     }
@@ -322,11 +322,10 @@ static int check_string(vctx_t *c, const json_t *schema, const json_t *v, const 
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
     const json_t *kw;
-    if ((kw = json_object_get(schema, "minLength")) != NULL ||
-        (kw = json_object_get(schema, "maxLength")) != NULL) {
+    const json_t *min = json_object_get(schema, "minLength");
+    const json_t *max = json_object_get(schema, "maxLength");
+    if (min != NULL || max != NULL) {
         size_t cp = utf8_codepoints(s, len);
-        const json_t *min = json_object_get(schema, "minLength");
-        const json_t *max = json_object_get(schema, "maxLength");
         if (min != NULL && cp < (size_t)json_integer_value(min))
             return json_integer_value(min) == 1
                        ? fail(c, at, "must not be empty")
