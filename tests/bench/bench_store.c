@@ -25,7 +25,7 @@
 #define VOCAB 8192
 #define T0 1764000000000ull
 
-static char vocab[VOCAB][16];
+static char vocab[VOCAB][32];
 static uint8_t sk[64];
 
 static double now(void) {
@@ -59,7 +59,7 @@ static void make_vocab(void) {
         int n = 2 + (int)(rnd(&st) % 3);
         for (int j = 0; j < n; j++)
             strcat(w, syl[rnd(&st) % 16]);
-        snprintf(vocab[i], sizeof(vocab[i]), "%s%d", w, i % 10);
+        snprintf(vocab[i], sizeof(vocab[i]), "%.15s%d", w, i % 10);
     }
 }
 
