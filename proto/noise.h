@@ -94,13 +94,16 @@ sz_noise_action_t sz_noise_action(const sz_noise_t *hs);
 /* Writes the next handshake message carrying payload (borrowed, may be NULL when len is 0) into
  * out (borrowed, cap bytes) and sets *out_len. The message is at most SZ_NOISE_MAX_MSG bytes;
  * a larger one is SZ_E_TOO_LARGE, an out buffer too small is SZ_E_ARGUMENT. A payload written
- * before any key is mixed in (the first message of XX, for example) travels in clear.
+ * before any key is mixed in (the first message of XX, for example) travels in clear; in
+ * XXpsk3 message 1 already has a key (from e), so its payload gets a tag but is not secret.
+ * payload and out must not overlap.
  * Returns 0, SZ_E_STATE, SZ_E_CRYPTO (a DH gave the all-zero output) or the codes above. */
 int sz_noise_write_message(sz_noise_t *hs, const uint8_t *payload, size_t len, uint8_t *out,
                            size_t cap, size_t *out_len);
 
 /* Reads the next handshake message msg (borrowed, len bytes) and writes its payload into
- * payload (borrowed, cap bytes; cap >= len is always enough), setting *payload_len.
+ * payload (borrowed, cap bytes; cap >= len is always enough; must not overlap msg), setting
+ * *payload_len.
  * Returns 0; SZ_E_STATE; SZ_E_TRUNCATED if msg is shorter than the keys it must hold;
  * SZ_E_TOO_LARGE if it exceeds SZ_NOISE_MAX_MSG; SZ_E_HANDSHAKE if a key or the payload fails
  * authentication (wrong network key, tampering, replay into another session) or a DH gives the
