@@ -8,8 +8,10 @@ C validator and this one can be compared verdict by verdict.
   schema_agreement.py validate SCHEMA_DIR FILE...   prints "FILE<TAB>valid|invalid<TAB>why"
   schema_agreement.py candidates FORMAT             prints test strings for a format, one a line
   schema_agreement.py judge FORMAT                  reads lines, prints 1 or 0 for each
+  schema_agreement.py mutants OUTDIR FILE...        writes 600 structural mutants of the files
   schema_agreement.py describe SCHEMA_DIR           fails unless every property has a description
 """
+import copy
 import json
 import os
 import random
@@ -409,6 +411,63 @@ def cmd_candidates(name):
     return 0
 
 
+def random_value(rng):
+    pool = [None, True, False, 0, 1, -1, 1.0, 1.5, 1e20, 2 ** 62, -(2 ** 63), "", "x", "ж" * 3,
+            [], {}, ["x"], {"a": 1}, "a" * 501, "ж" * 201, " "]
+    for seeds in SEEDS.values():
+        pool += seeds[:8]
+    pool += ["soldier", "public", "desertion", "coup", "commander", "exit", "audio"]
+    return copy.deepcopy(rng.choice(pool))
+
+
+def mutate_doc(rng, doc):
+    """Applies one structural change at a random place in doc (a dict or list), in place."""
+    spots = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k in node:
+                spots.append((node, k))
+                walk(node[k])
+        elif isinstance(node, list):
+            for i in range(len(node)):
+                spots.append((node, i))
+                walk(node[i])
+
+    walk(doc)
+    if not spots:
+        return
+    parent, key = rng.choice(spots)
+    op = rng.randint(0, 5)
+    if op == 0 and isinstance(parent, dict):
+        del parent[key]
+    elif op == 1 and isinstance(parent, dict):
+        parent[key + rng.choice(["x", "_", "s"])] = parent.pop(key)
+    elif op == 2 and isinstance(parent, list):
+        parent.append(copy.deepcopy(parent[key]))
+    elif op == 3 and isinstance(parent, list):
+        parent.clear()
+    else:
+        parent[key] = random_value(rng)
+
+
+def cmd_mutants(outdir, sources):
+    """Writes deterministic structural mutants of the source documents to outdir."""
+    rng = random.Random(5646)
+    docs = []
+    for path in sorted(sources):
+        with open(path, "rb") as f:
+            docs.append((kind_of(path), json.loads(f.read())))
+    for i in range(600):
+        kind, doc = rng.choice(docs)
+        doc = copy.deepcopy(doc)
+        for _ in range(rng.randint(1, 2)):
+            mutate_doc(rng, doc)
+        with open(os.path.join(outdir, f"{kind}-mutant-{i:03d}.json"), "w", encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+    return 0
+
+
 def cmd_judge(name):
     fn = FORMATS[name]
     for line in sys.stdin:
@@ -424,6 +483,8 @@ def main():
         return cmd_describe(sys.argv[2])
     if cmd == "candidates":
         return cmd_candidates(sys.argv[2])
+    if cmd == "mutants":
+        return cmd_mutants(sys.argv[2], sys.argv[3:])
     if cmd == "judge":
         return cmd_judge(sys.argv[2])
     print(__doc__, file=sys.stderr)

@@ -3,8 +3,9 @@
 # the C validator (szschema-check) and through python3-jsonschema's Draft202012Validator with our
 # formats written independently in schema_agreement.py, and fails if any verdict differs, if a
 # document in valid/ or examples/ is rejected, or if one in invalid/ is accepted. It also compares
-# the two implementations of every format on thousands of generated strings, and checks that every
-# property in the schema files has a description.
+# verdicts on 600 generated structural mutants of the valid documents and the two implementations
+# of every format on thousands of generated strings, and checks that every property in the schema
+# files has a description. Everything generated comes from fixed seeds: the run is deterministic.
 set -euo pipefail
 
 SRC=${SZ_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -55,6 +56,29 @@ bad=$(awk -F'\t' '($1 ~ /\/invalid\// && $2 != "invalid") || ($1 !~ /\/invalid\/
     "$work/c.verdicts")
 [ -z "$bad" ] || fail "unexpected verdicts:"$'\n'"$bad"
 
+# Structural mutants of every valid document: no expected verdict, but both sides must agree.
+mkdir "$work/mutants"
+python3 "$PY" mutants "$work/mutants" "$SRC"/schema/examples/*.json "$CORPUS"/valid/*.json
+: >"$work/mc.txt"
+for kind in testimony case retraction revocation; do
+    mapfile -t group < <(ls "$work/mutants/$kind"-*.json 2>/dev/null || true)
+    [ "${#group[@]}" -eq 0 ] || "$TOOL" --kind "$kind" "${group[@]}" >>"$work/mc.txt"
+done
+python3 "$PY" validate "$SRC/schema" "$work"/mutants/*.json >"$work/mpy.txt"
+cut -f1,2 "$work/mc.txt" | sort >"$work/mc.verdicts"
+cut -f1,2 "$work/mpy.txt" | sort >"$work/mpy.verdicts"
+nmutants=$(wc -l <"$work/mc.verdicts")
+[ "$nmutants" -eq 600 ] || fail "the C side judged $nmutants of 600 mutants"
+if ! diff "$work/mc.verdicts" "$work/mpy.verdicts" >&2; then
+    for f in $(diff "$work/mc.verdicts" "$work/mpy.verdicts" | grep '^<' | cut -c3- | cut -f1); do
+        echo "== $f" >&2
+        cat "$f" >&2
+        echo >&2
+        grep -F "$f" "$work/mc.txt" "$work/mpy.txt" >&2 || true
+    done
+    fail "the C and Python validators disagree on mutants"
+fi
+
 total=0
 for format in edtf country bcp47 sha256 pubkey; do
     python3 "$PY" candidates "$format" >"$work/cand"
@@ -67,4 +91,4 @@ for format in edtf country bcp47 sha256 pubkey; do
     total=$((total + n))
 done
 
-echo "ok: ${#files[@]} documents ($ndocs corpus), $total format strings, C and Python agree"
+echo "ok: ${#files[@]} documents ($ndocs corpus), $nmutants mutants, $total format strings: C and Python agree"
