@@ -114,6 +114,7 @@ int sz__version_cmp(uint32_t gen_a, uint64_t created_a, const uint8_t *hash_a, u
 
 /* Records why a transaction failed in the store's error text. */
 static int txn_result(sz_store_t *s, const sz__txn_t *t, const char *what) {
+    s->last_lmdb_rc = t->lmdb_rc;
     if (t->err == 0)
         return 0;
     if (t->lmdb_rc != 0)
@@ -854,7 +855,7 @@ int sz_store_put_verified(sz_store_t *s, const sz_verified_t *v, size_t n,
     int rc = sz__grow_map(s, need, 0);
     if (rc == 0) {
         rc = put_attempt(s, v, n, results, state);
-        if (rc == SZ_E_NO_SPACE) {
+        if (rc == SZ_E_NO_SPACE && s->last_lmdb_rc == MDB_MAP_FULL) {
             /* MDB_MAP_FULL despite the estimate (or an earlier failure): grow once more and
              * retry; a disk that is really full fails again, with nothing stored. */
             if (sz__grow_map(s, need, 1) == 0) {

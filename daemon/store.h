@@ -147,7 +147,8 @@ typedef struct sz_version_info_s {
     const sz_record_t *rec; /* decoded envelope, borrowed for the call only */
 } sz_version_info_t;
 
-/* Return non-zero to stop the walk early (that value is returned by the walk). */
+/* Return non-zero to stop the walk early (that value is returned by the walk). The callback runs
+ * inside this thread's read transaction and must not call the store. */
 typedef int (*sz_store_version_cb)(void *arg, const sz_version_info_t *v);
 
 /* Calls cb for every version of record_id in append order, which is a topological order (parents

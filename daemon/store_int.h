@@ -61,6 +61,7 @@ struct sz_store_s {
     uint64_t next_seq;   /* next append log position = Merkle tree size */
     uint64_t next_recno; /* next record number */
     sz_merkle_frontier_t frontier;
+    int last_lmdb_rc; /* LMDB or errno code of the last failed write transaction */
     char errmsg[256];
 };
 

@@ -785,6 +785,50 @@ static void test_map_growth_and_group_commit(void **state) {
     free(dir);
 }
 
+/* A map that may not grow past its maximum: a clean SZ_E_NO_SPACE, nothing half-stored. */
+static void test_max_map(void **state) {
+    (void)state;
+    char *dir = tmpdir();
+    sz_store_t *s = NULL;
+    sz_store_options_t o = {.initial_map = 256 * 1024, .max_map = 2 * 1024 * 1024};
+    assert_int_equal(sz_store_open(&s, dir, &o), 0);
+    int full = 0;
+    uint64_t stored = 0;
+    for (int b = 0; b < 100 && !full; b++) {
+        env_t e[20];
+        const uint8_t *bufs[20];
+        size_t lens[20];
+        sz_put_result_t r[20];
+        for (int i = 0; i < 20; i++) {
+            char t[16];
+            snprintf(t, sizeof(t), "mm%d", b * 20 + i);
+            e[i] = mk(sk_a, SZ_KIND_TESTIMONY, T0 + (uint64_t)(b * 20 + i), NULL, NULL, 0, t, 0);
+            bufs[i] = e[i].buf;
+            lens[i] = e[i].len;
+        }
+        int rc = sz_store_put_batch(s, bufs, lens, 20, r);
+        if (rc == 0) {
+            stored += 20;
+        } else {
+            assert_int_equal(rc, SZ_E_NO_SPACE);
+            assert_int_equal(r[19].err, SZ_E_NO_SPACE);
+            assert_non_null(strstr(sz_store_errmsg(s), "maximum size"));
+            full = 1;
+        }
+        for (int i = 0; i < 20; i++)
+            free(e[i].buf);
+    }
+    assert_true(full);
+    assert_true(stored > 0);
+    assert_int_equal(nversions(s), stored);
+    sz_store_close(s);
+    size_t problems = 99;
+    assert_int_equal(sz_maint_check(dir, NULL, NULL, &problems), 0);
+    assert_int_equal(problems, 0);
+    rmtree(dir);
+    free(dir);
+}
+
 /* In a child, a file size limit makes the data file's writes fail with EFBIG, as a full disk
  * would: the batch must fail cleanly, earlier data must survive, and once the limit is raised
  * the next batch must succeed. */
@@ -1069,6 +1113,7 @@ int main(void) {
         cmocka_unit_test(test_merkle),
         cmocka_unit_test(test_open_bad_folder),
         cmocka_unit_test(test_map_growth_and_group_commit),
+        cmocka_unit_test(test_max_map),
         cmocka_unit_test(test_full_disk),
         cmocka_unit_test(test_readers_during_writes),
         cmocka_unit_test(test_list_search_check_backup),
