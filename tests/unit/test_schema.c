@@ -931,6 +931,19 @@ static void test_format_sha256_pubkey(void **state) {
         sz_pubkey_format(text, pk);
         assert_true(fmt(sz__format_pubkey, text));
     }
+    /* The format agrees with the key parser of proto/encoding.h on every one-character change. */
+    static const char alphabet[] = "ABDEIMoprw09+/=_-. ";
+    char probe[SZ_PUBKEY_TEXT_LEN + 1];
+    for (size_t pos = 0; pos < SZ_PUBKEY_TEXT_LEN; pos++)
+        for (size_t a = 0; a + 1 < sizeof alphabet; a++) {
+            strcpy(probe, k);
+            probe[pos] = alphabet[a];
+            if (probe[0] == ' ' || probe[SZ_PUBKEY_TEXT_LEN - 1] == ' ')
+                continue; /* the parser trims surrounding blanks; the format does not */
+            int parsed = sz_pubkey_parse(pk, probe) == 0;
+            if (fmt(sz__format_pubkey, probe) != parsed)
+                fail_msg("\"%s\": format %d, parser %d", probe, !parsed, parsed);
+        }
 }
 
 static void test_format_lookup(void **state) {
