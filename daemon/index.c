@@ -15,7 +15,7 @@
 
 /* Field tags: the first byte of every idx_field key. Never renumber (on-disk format). */
 enum {
-    TAG_ALL = 0x01,
+    TAG_RESERVED = 0x01, /* was a list of all records; the kind lists are merged instead */
     TAG_KIND = 0x02,
     TAG_AUTHOR = 0x03,
     TAG_COUNTRY = 0x10,
@@ -30,16 +30,13 @@ enum {
     TAG_LANGUAGE = 0x19,
 };
 
-/* idx_link key prefixes: 'c' + case id lists linked testimonies, 't' + testimony id linked cases.
- * The data's last byte says which body asserted the link, so each side can retract its own. */
+/* idx_link key prefixes: 'c' + case id holds the postings of testimonies whose body names that
+ * case; 't' + testimony id the postings of cases whose body names that testimony. */
 #define LINK_CASE 'c'
 #define LINK_TESTIMONY 't'
-#define SRC_TESTIMONY 0
-#define SRC_CASE 1
 
 #define POST_LEN 40  /* posting: first_created (8, big-endian) || record id (32) */
-#define LINK_DLEN 33 /* other record id (32) || source (1) */
-#define META_LEN 26  /* first_created (8) | kind (1) | flags (1) | period min (8) | max (8) */
+#define META_LEN 26  /* fixed head of a meta value; the outgoing link ids follow */
 #define VAL_MAX 240  /* longest value stored verbatim after the tag */
 #define VAL_KEEP 200 /* a longer value keeps this prefix, a 0 byte and its hash */
 #define KEY_MAX (1 + VAL_MAX)
@@ -53,11 +50,12 @@ static const unsigned period_bits[] = {5, 9, 12, 15, 18};
 #define PERIOD_MAX_BUCKETS 128 /* more non-empty buckets than this: check instead of merge */
 #define LINK_MAX 100000        /* links resolved for one case= or testimony= filter */
 
+/* One index entry of a record: a key in idx_field or idx_link whose data is the record's own
+ * posting. */
 typedef struct entry_s {
-    uint32_t off; /* into the set's byte buffer: key, then data */
+    uint32_t off; /* of the key in the set's byte buffer */
     uint16_t klen;
-    uint8_t db; /* 0 idx_field (data is the record's posting), 1 idx_link */
-    uint8_t dlen;
+    uint8_t db; /* 0 idx_field, 1 idx_link */
 } entry_t;
 
 typedef struct entry_set_s {
@@ -65,6 +63,10 @@ typedef struct entry_set_s {
     size_t n, cap;
     uint8_t *buf;
     size_t used, bcap;
+    uint8_t (*out)[32]; /* outgoing link ids */
+    size_t nout, outcap;
+    uint8_t *meta;
+    size_t metalen, metacap;
     int has_period;
     int64_t pmin, pmax;
 } entry_set_t;
@@ -104,6 +106,8 @@ static int lmdb_err(int rc) {
 static void set_reset(entry_set_t *s) {
     s->n = 0;
     s->used = 0;
+    s->nout = 0;
+    s->metalen = 0;
     s->has_period = 0;
     s->pmin = s->pmax = 0;
 }
@@ -111,6 +115,8 @@ static void set_reset(entry_set_t *s) {
 static void set_free(entry_set_t *s) {
     free(s->e);
     free(s->buf);
+    free(s->out);
+    free(s->meta);
     memset(s, 0, sizeof(*s));
 }
 
@@ -158,13 +164,12 @@ static size_t key_finish(uint8_t *k, size_t len) {
     return 1 + VAL_KEEP + 33;
 }
 
-static void push_entry(entry_set_t *s, uint8_t db, size_t klen, size_t dlen) {
+static void push_entry(entry_set_t *s, uint8_t db, size_t klen) {
     entry_t *e = &s->e[s->n++];
     e->off = (uint32_t)s->used;
     e->klen = (uint16_t)klen;
     e->db = db;
-    e->dlen = (uint8_t)dlen;
-    s->used += klen + dlen;
+    s->used += klen;
 }
 
 static int add_raw(entry_set_t *s, uint8_t tag, const uint8_t *v, size_t vlen) {
@@ -175,7 +180,7 @@ static int add_raw(entry_set_t *s, uint8_t tag, const uint8_t *v, size_t vlen) {
     k[0] = tag;
     if (vlen > 0)
         memcpy(k + 1, v, vlen);
-    push_entry(s, 0, key_finish(k, 1 + vlen), 0);
+    push_entry(s, 0, key_finish(k, 1 + vlen));
     return 0;
 }
 
@@ -192,7 +197,7 @@ static int add_string(entry_set_t *s, uint8_t tag, sz_jspan_t v) {
     k[0] = tag;
     if ((rc = sz_json_string(v, k + 1, v.len, &n)) != 0)
         return rc;
-    push_entry(s, 0, key_finish(k, 1 + n), 0);
+    push_entry(s, 0, key_finish(k, 1 + n));
     return 0;
 }
 
@@ -249,7 +254,7 @@ static int add_attributes(entry_set_t *s, sz_jspan_t obj) {
             memcpy(p + 3 + nlen, v.p, v.len);
             vlen = v.len;
         }
-        push_entry(s, 0, key_finish(p, 3 + nlen + vlen), 0);
+        push_entry(s, 0, key_finish(p, 3 + nlen + vlen));
     }
     return rc;
 }
@@ -280,8 +285,11 @@ static int add_period(entry_set_t *s, sz_jspan_t v) {
     return add_raw(s, TAG_PERIOD, k + 1, klen - 1);
 }
 
-/* Link entries both ways: key (dir, subject) -> (other id, source). */
-static int add_links(entry_set_t *s, sz_jspan_t arr, const uint8_t self[32], int self_is_case) {
+/* Links are stored where the query needs them: a testimony naming case C adds key ('c', C) with
+ * the testimony's posting, a case naming testimony T adds ('t', T) with the case's posting. A
+ * record's own outgoing list is kept in its meta value (written anyway), so each link costs one
+ * entry. */
+static int add_links(entry_set_t *s, sz_jspan_t arr, int self_is_case) {
     sz_json_iter_t it;
     sz_jspan_t e;
     int rc;
@@ -300,45 +308,78 @@ static int add_links(entry_set_t *s, sz_jspan_t arr, const uint8_t self[32], int
         hex[SZ_HASH_HEX_LEN] = 0;
         if (sz_hex_decode(other, 32, hex) != 0)
             continue;
-        const uint8_t *case_id = self_is_case ? self : other;
-        const uint8_t *test_id = self_is_case ? other : self;
-        uint8_t src = self_is_case ? SRC_CASE : SRC_TESTIMONY;
-        for (int dir = 0; dir < 2; dir++) {
-            if ((rc = set_reserve(s, 33 + LINK_DLEN)) != 0)
-                return rc;
-            uint8_t *p = s->buf + s->used;
-            p[0] = dir == 0 ? LINK_CASE : LINK_TESTIMONY;
-            memcpy(p + 1, dir == 0 ? case_id : test_id, 32);
-            memcpy(p + 33, dir == 0 ? test_id : case_id, 32);
-            p[65] = src;
-            push_entry(s, 1, 33, LINK_DLEN);
+        if (s->nout == s->outcap) {
+            size_t cap = s->outcap ? s->outcap * 2 : 16;
+            uint8_t(*o)[32] = realloc(s->out, cap * 32);
+            if (o == NULL)
+                return -ENOMEM;
+            s->out = o;
+            s->outcap = cap;
         }
+        memcpy(s->out[s->nout++], other, 32);
+        if ((rc = set_reserve(s, 33)) != 0)
+            return rc;
+        uint8_t *p = s->buf + s->used;
+        p[0] = self_is_case ? LINK_TESTIMONY : LINK_CASE;
+        memcpy(p + 1, other, 32);
+        push_entry(s, 1, 33);
     }
     return rc;
 }
 
-static int scan_testimony(entry_set_t *s, sz_jspan_t root, const uint8_t id[32]) {
+/* Maps an object key to its index in names (n entries), or -1; compares lengths first because
+ * this runs for every member of every body. */
+static int key_index(sz_jspan_t k, const char *const *names, const uint8_t *lens, int n) {
+    if (k.len < 2)
+        return -1;
+    size_t len = k.len - 2;
+    const uint8_t *p = k.p + 1;
+    int escaped = memchr(p, '\\', len) != NULL;
+    for (int i = 0; i < n; i++) {
+        if (escaped ? sz_json_key_is(k, names[i])
+                    : (len == lens[i] && p[0] == (uint8_t)names[i][0] && !memcmp(p, names[i], len)))
+            return i;
+    }
+    return -1;
+}
+
+static const char *const t_keys[] = {"statement", "witness", "event", "act_types", "cases"};
+static const uint8_t t_lens[] = {9, 7, 5, 9, 5};
+static const char *const c_keys[] = {"place",      "period",      "event_type",
+                                     "pathways",   "actors",      "defection_type",
+                                     "attributes", "testimonies", "language"};
+static const uint8_t c_lens[] = {5, 6, 10, 8, 6, 14, 10, 11, 8};
+
+static int scan_testimony(entry_set_t *s, sz_jspan_t root) {
     sz_json_iter_t it;
     sz_jspan_t k, v, x, y;
     int rc = sz_json_iter_init(&it, root);
     while (rc == 0 && (rc = sz_json_next_member(&it, &k, &v)) == 1) {
         rc = 0;
-        if (sz_json_key_is(k, "statement")) {
+        switch (key_index(k, t_keys, t_lens, 5)) {
+        case 0:
             if ((rc = sz_json_get(v, "language", &x)) == 1)
                 rc = add_string(s, TAG_LANGUAGE, x);
-        } else if (sz_json_key_is(k, "witness")) {
+            break;
+        case 1:
             if ((rc = sz_json_get(v, "role", &x)) == 1)
                 rc = add_string(s, TAG_WITNESS_ROLE, x);
-        } else if (sz_json_key_is(k, "event")) {
+            break;
+        case 2:
             if ((rc = sz_json_get(v, "date", &x)) == 1)
                 rc = add_period(s, x);
             if (rc >= 0 && (rc = sz_json_get(v, "place", &x)) == 1 &&
                 (rc = sz_json_get(x, "country", &y)) == 1)
                 rc = add_string(s, TAG_COUNTRY, y);
-        } else if (sz_json_key_is(k, "act_types")) {
+            break;
+        case 3:
             rc = add_string_array(s, TAG_ACT_TYPE, v, NULL);
-        } else if (sz_json_key_is(k, "cases")) {
-            rc = add_links(s, v, id, 0);
+            break;
+        case 4:
+            rc = add_links(s, v, 0);
+            break;
+        default:
+            break;
         }
         if (rc > 0)
             rc = 0;
@@ -346,31 +387,43 @@ static int scan_testimony(entry_set_t *s, sz_jspan_t root, const uint8_t id[32])
     return rc;
 }
 
-static int scan_case(entry_set_t *s, sz_jspan_t root, const uint8_t id[32]) {
+static int scan_case(entry_set_t *s, sz_jspan_t root) {
     sz_json_iter_t it;
     sz_jspan_t k, v, x;
     int rc = sz_json_iter_init(&it, root);
     while (rc == 0 && (rc = sz_json_next_member(&it, &k, &v)) == 1) {
         rc = 0;
-        if (sz_json_key_is(k, "place")) {
+        switch (key_index(k, c_keys, c_lens, 9)) {
+        case 0:
             if ((rc = sz_json_get(v, "country", &x)) == 1)
                 rc = add_string(s, TAG_COUNTRY, x);
-        } else if (sz_json_key_is(k, "period")) {
+            break;
+        case 1:
             rc = add_period(s, v);
-        } else if (sz_json_key_is(k, "event_type")) {
+            break;
+        case 2:
             rc = add_string(s, TAG_EVENT_TYPE, v);
-        } else if (sz_json_key_is(k, "pathways")) {
+            break;
+        case 3:
             rc = add_string_array(s, TAG_PATHWAY, v, NULL);
-        } else if (sz_json_key_is(k, "actors")) {
+            break;
+        case 4:
             rc = add_string_array(s, TAG_ACTOR_ROLE, v, "role");
-        } else if (sz_json_key_is(k, "defection_type")) {
+            break;
+        case 5:
             rc = add_string(s, TAG_DEFECTION_TYPE, v);
-        } else if (sz_json_key_is(k, "attributes")) {
+            break;
+        case 6:
             rc = add_attributes(s, v);
-        } else if (sz_json_key_is(k, "testimonies")) {
-            rc = add_links(s, v, id, 1);
-        } else if (sz_json_key_is(k, "language")) {
+            break;
+        case 7:
+            rc = add_links(s, v, 1);
+            break;
+        case 8:
             rc = add_string(s, TAG_LANGUAGE, v);
+            break;
+        default:
+            break;
         }
         if (rc > 0)
             rc = 0;
@@ -378,28 +431,56 @@ static int scan_case(entry_set_t *s, sz_jspan_t root, const uint8_t id[32]) {
     return rc;
 }
 
-static int entry_cmp(const entry_set_t *s, const entry_t *a, const entry_t *b) {
+static int entry_cmp2(const entry_set_t *sa, const entry_t *a, const entry_set_t *sb,
+                      const entry_t *b) {
     if (a->db != b->db)
         return a->db < b->db ? -1 : 1;
-    size_t la = a->klen + a->dlen, lb = b->klen + b->dlen;
-    int c = memcmp(s->buf + a->off, s->buf + b->off, la < lb ? la : lb);
+    int c = memcmp(sa->buf + a->off, sb->buf + b->off, a->klen < b->klen ? a->klen : b->klen);
     if (c != 0)
         return c;
-    return la < lb ? -1 : la > lb;
+    return a->klen < b->klen ? -1 : a->klen > b->klen;
 }
 
 static const entry_set_t *sort_set; /* qsort has no context argument; the writer is single */
 
 static int entry_qcmp(const void *a, const void *b) {
-    return entry_cmp(sort_set, a, b);
+    return entry_cmp2(sort_set, a, sort_set, b);
 }
 
-/* Computes the sorted, duplicate-free entry set of rec, the current version of record id. */
-static int build_set(entry_set_t *s, const uint8_t id[32], const sz_record_t *rec) {
+static int id_qcmp(const void *a, const void *b) {
+    return memcmp(a, b, 32);
+}
+
+/* Writes the meta value into s->meta: first_created (8) | kind | flags (bit 7: has a period) |
+ * period min (8) | max (8) | the outgoing link ids, sorted (32 each). */
+static int meta_build(entry_set_t *s, uint64_t first_created, const sz_record_t *rec) {
+    size_t len = META_LEN + s->nout * 32;
+    if (len > s->metacap) {
+        uint8_t *m = realloc(s->meta, len);
+        if (m == NULL)
+            return -ENOMEM;
+        s->meta = m;
+        s->metacap = len;
+    }
+    uint8_t *out = s->meta;
+    be64_put(out, first_created);
+    out[8] = rec->kind;
+    out[9] = (uint8_t)(rec->flags | (s->has_period ? 0x80 : 0));
+    be64_put(out + 10, (uint64_t)s->pmin);
+    be64_put(out + 18, (uint64_t)s->pmax);
+    if (s->nout > 0)
+        memcpy(out + META_LEN, s->out, s->nout * 32);
+    s->metalen = len;
+    return 0;
+}
+
+/* Computes the sorted, duplicate-free entry set and the meta value of rec, the current version
+ * of a record first created at first_created. */
+static int build_set(entry_set_t *s, uint64_t first_created, const sz_record_t *rec) {
     int rc;
     set_reset(s);
     uint8_t kind = rec->kind;
-    if ((rc = add_raw(s, TAG_ALL, NULL, 0)) != 0 || (rc = add_raw(s, TAG_KIND, &kind, 1)) != 0 ||
+    if ((rc = add_raw(s, TAG_KIND, &kind, 1)) != 0 ||
         (rc = add_raw(s, TAG_AUTHOR, rec->author, 32)) != 0)
         return rc;
     if (!(rec->flags & SZ_FLAG_SEALED) &&
@@ -408,7 +489,7 @@ static int build_set(entry_set_t *s, const uint8_t id[32], const sz_record_t *re
         if (sz_json_root(rec->body, rec->body_len, &root) != 0 ||
             sz_json_type(root) != SZ_JSON_OBJECT)
             return SZ_E_JSON;
-        rc = rec->kind == SZ_KIND_TESTIMONY ? scan_testimony(s, root, id) : scan_case(s, root, id);
+        rc = rec->kind == SZ_KIND_TESTIMONY ? scan_testimony(s, root) : scan_case(s, root);
         if (rc < 0)
             return rc;
     }
@@ -416,34 +497,26 @@ static int build_set(entry_set_t *s, const uint8_t id[32], const sz_record_t *re
     qsort(s->e, s->n, sizeof(*s->e), entry_qcmp);
     size_t w = 0;
     for (size_t i = 0; i < s->n; i++) {
-        if (w == 0 || entry_cmp(s, &s->e[w - 1], &s->e[i]) != 0)
+        if (w == 0 || entry_cmp2(s, &s->e[w - 1], s, &s->e[i]) != 0)
             s->e[w++] = s->e[i];
     }
     s->n = w;
-    return 0;
-}
-
-static void meta_encode(uint8_t out[META_LEN], uint64_t first_created, const sz_record_t *rec,
-                        const entry_set_t *s) {
-    be64_put(out, first_created);
-    out[8] = rec->kind;
-    out[9] = (uint8_t)(rec->flags | (s->has_period ? 0x80 : 0));
-    be64_put(out + 10, (uint64_t)s->pmin);
-    be64_put(out + 18, (uint64_t)s->pmax);
+    if (s->nout > 1)
+        qsort(s->out, s->nout, 32, id_qcmp);
+    w = 0;
+    for (size_t i = 0; i < s->nout; i++) {
+        if (w == 0 || memcmp(s->out[w - 1], s->out[i], 32) != 0)
+            memmove(s->out[w++], s->out[i], 32);
+    }
+    s->nout = w;
+    return meta_build(s, first_created, rec);
 }
 
 /* ---- writing ---- */
 
 static int apply(sz_index_t *idx, MDB_txn *txn, const entry_set_t *s, const entry_t *e,
                  const uint8_t post[POST_LEN], int del) {
-    MDB_val k = {e->klen, s->buf + e->off}, d;
-    if (e->db == 0) {
-        d.mv_size = POST_LEN;
-        d.mv_data = (void *)post;
-    } else {
-        d.mv_size = e->dlen;
-        d.mv_data = s->buf + e->off + e->klen;
-    }
+    MDB_val k = {e->klen, s->buf + e->off}, d = {POST_LEN, (void *)post};
     MDB_dbi dbi = e->db == 0 ? idx->field : idx->link;
     int rc = del ? mdb_del(txn, dbi, &k, &d) : mdb_put(txn, dbi, &k, &d, MDB_NODUPDATA);
     if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
@@ -479,41 +552,22 @@ void sz_index_close(sz_index_t *idx) {
 
 int sz_index_update(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[static 32],
                     uint64_t first_created, const sz_record_t *old, const sz_record_t *cur) {
-    uint8_t post[POST_LEN], m_new[META_LEN], m_old[META_LEN];
+    uint8_t post[POST_LEN];
     int rc;
     be64_put(post, first_created);
     memcpy(post + 8, record_id, 32);
     entry_set_t *ns = &idx->news, *os = &idx->olds;
-    if ((rc = build_set(ns, record_id, cur)) != 0)
+    if ((rc = build_set(ns, first_created, cur)) != 0)
         return rc;
-    meta_encode(m_new, first_created, cur, ns);
-    if (old == NULL) {
+    if (old == NULL)
         set_reset(os);
-    } else {
-        if ((rc = build_set(os, record_id, old)) != 0)
-            return rc;
-        meta_encode(m_old, first_created, old, os);
-    }
+    else if ((rc = build_set(os, first_created, old)) != 0)
+        return rc;
     /* Both sets are sorted: one merge pass finds what to delete and what to add, so an
      * amendment that changes one field touches one entry. */
     size_t i = 0, j = 0;
     while (i < os->n || j < ns->n) {
-        int c;
-        if (i == os->n)
-            c = 1;
-        else if (j == ns->n)
-            c = -1;
-        else {
-            const entry_t *a = &os->e[i], *b = &ns->e[j];
-            if (a->db != b->db) {
-                c = a->db < b->db ? -1 : 1;
-            } else {
-                size_t la = a->klen + a->dlen, lb = b->klen + b->dlen;
-                c = memcmp(os->buf + a->off, ns->buf + b->off, la < lb ? la : lb);
-                if (c == 0)
-                    c = la < lb ? -1 : la > lb;
-            }
-        }
+        int c = i == os->n ? 1 : j == ns->n ? -1 : entry_cmp2(os, &os->e[i], ns, &ns->e[j]);
         if (c < 0) {
             rc = apply(idx, txn, os, &os->e[i++], post, 1);
         } else if (c > 0) {
@@ -525,8 +579,8 @@ int sz_index_update(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
         if (rc != 0)
             return rc;
     }
-    if (old == NULL || memcmp(m_old, m_new, META_LEN) != 0) {
-        MDB_val k = {32, (void *)record_id}, d = {META_LEN, m_new};
+    if (old == NULL || os->metalen != ns->metalen || memcmp(os->meta, ns->meta, ns->metalen)) {
+        MDB_val k = {32, (void *)record_id}, d = {ns->metalen, ns->meta};
         if ((rc = mdb_put(txn, idx->meta, &k, &d, 0)) != 0)
             return lmdb_err(rc);
     }
@@ -540,7 +594,7 @@ int sz_index_remove(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
     be64_put(post, first_created);
     memcpy(post + 8, record_id, 32);
     entry_set_t *s = &idx->olds;
-    if ((rc = build_set(s, record_id, cur)) != 0)
+    if ((rc = build_set(s, first_created, cur)) != 0)
         return rc;
     for (size_t i = 0; i < s->n; i++) {
         if ((rc = apply(idx, txn, s, &s->e[i], post, 1)) != 0)
@@ -553,41 +607,33 @@ int sz_index_remove(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
 
 int sz_index_verify(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[static 32],
                     uint64_t first_created, const sz_record_t *cur, size_t *entries) {
-    uint8_t post[POST_LEN], m[META_LEN];
+    uint8_t post[POST_LEN];
     int rc;
     be64_put(post, first_created);
     memcpy(post + 8, record_id, 32);
     entry_set_t s = {0};
     MDB_cursor *cf = NULL, *cl = NULL;
-    if ((rc = build_set(&s, record_id, cur)) != 0)
+    if ((rc = build_set(&s, first_created, cur)) != 0)
         goto done;
     if ((rc = lmdb_err(mdb_cursor_open(txn, idx->field, &cf))) != 0 ||
         (rc = lmdb_err(mdb_cursor_open(txn, idx->link, &cl))) != 0)
         goto done;
     for (size_t i = 0; i < s.n; i++) {
         const entry_t *e = &s.e[i];
-        MDB_val k = {e->klen, s.buf + e->off}, d;
-        if (e->db == 0) {
-            d.mv_size = POST_LEN;
-            d.mv_data = post;
-        } else {
-            d.mv_size = e->dlen;
-            d.mv_data = s.buf + e->off + e->klen;
-        }
+        MDB_val k = {e->klen, s.buf + e->off}, d = {POST_LEN, post};
         rc = mdb_cursor_get(e->db == 0 ? cf : cl, &k, &d, MDB_GET_BOTH);
         if (rc != 0) {
             rc = rc == MDB_NOTFOUND ? SZ_E_CORRUPT : lmdb_err(rc);
             goto done;
         }
     }
-    meta_encode(m, first_created, cur, &s);
     MDB_val k = {32, (void *)record_id}, d;
     rc = mdb_get(txn, idx->meta, &k, &d);
     if (rc != 0) {
         rc = rc == MDB_NOTFOUND ? SZ_E_CORRUPT : lmdb_err(rc);
         goto done;
     }
-    rc = (d.mv_size == META_LEN && memcmp(d.mv_data, m, META_LEN) == 0) ? 0 : SZ_E_CORRUPT;
+    rc = (d.mv_size == s.metalen && memcmp(d.mv_data, s.meta, s.metalen) == 0) ? 0 : SZ_E_CORRUPT;
     if (rc == 0 && entries != NULL)
         *entries = s.n;
 done:
@@ -618,13 +664,15 @@ int sz_index_count(sz_index_t *idx, MDB_txn *txn, size_t *entries, size_t *recor
 
 /* ---- queries ---- */
 
-enum { C_POSTING, C_PERIOD, C_LINK };
+enum { C_POSTING, C_PERIOD, C_LINK, C_ALL };
 
 typedef struct cond_s {
     int type;
     uint8_t key[KEY_MAX + 64]; /* room for key_finish */
     size_t klen;
     int64_t qmin, qmax; /* C_PERIOD */
+    uint8_t (*out)[32]; /* C_LINK: the subject's own outgoing ids, sorted (owned) */
+    size_t nout;
     size_t estimate;
     int driver_ok;
 } cond_t;
@@ -873,12 +921,12 @@ static int plan_query(plan_t *p, const sz_query_t *q) {
         uint8_t kb = (uint8_t)kind;
         cond_key(&p->conds[p->nconds++], TAG_KIND, &kb, 1);
     }
-    /* A period alone may be too broad to drive; the list of all records can then. */
+    /* A period alone may be too broad to drive; the merged kind lists can then. */
     int has_list = 0;
     for (size_t i = 0; i < p->nconds; i++)
         has_list |= p->conds[i].type != C_PERIOD;
     if (!has_list)
-        cond_key(&p->conds[p->nconds++], TAG_ALL, NULL, 0);
+        p->conds[p->nconds++].type = C_ALL;
     p->desc = q->newest_first ? 1 : 0;
     query_binding(q, p->binding);
     if (q->cursor != NULL && q->cursor[0] != '\0')
@@ -963,21 +1011,16 @@ static int check_cond(check_ctx_t *x, const cond_t *c, const uint8_t post[POST_L
         rc = mdb_cursor_get(x->field, &k, &d, MDB_GET_BOTH);
         return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
     case C_LINK:
-        for (uint8_t src = 0; src < 2; src++) {
-            uint8_t data[LINK_DLEN];
-            memcpy(data, post + 8, 32);
-            data[32] = src;
-            k.mv_size = c->klen;
-            k.mv_data = (void *)c->key;
-            d.mv_size = LINK_DLEN;
-            d.mv_data = data;
-            rc = mdb_cursor_get(x->link, &k, &d, MDB_GET_BOTH);
-            if (rc == 0)
-                return 1;
-            if (rc != MDB_NOTFOUND)
-                return lmdb_err(rc);
-        }
-        return 0;
+        if (c->nout > 0 && bsearch(post + 8, c->out, c->nout, 32, id_qcmp) != NULL)
+            return 1;
+        k.mv_size = c->klen;
+        k.mv_data = (void *)c->key;
+        d.mv_size = POST_LEN;
+        d.mv_data = (void *)post;
+        rc = mdb_cursor_get(x->link, &k, &d, MDB_GET_BOTH);
+        return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+    case C_ALL:
+        return 1;
     default: {
         k.mv_size = 32;
         k.mv_data = (void *)(post + 8);
@@ -987,7 +1030,7 @@ static int check_cond(check_ctx_t *x, const cond_t *c, const uint8_t post[POST_L
         if (rc != 0)
             return lmdb_err(rc);
         const uint8_t *m = d.mv_data;
-        if (d.mv_size != META_LEN)
+        if (d.mv_size < META_LEN)
             return SZ_E_CORRUPT;
         if (!(m[9] & 0x80))
             return 0;
@@ -1001,50 +1044,75 @@ static int post_qcmp(const void *a, const void *b) {
     return memcmp(a, b, POST_LEN);
 }
 
-/* Resolves a link condition into the sorted postings of the linked records of kind want_kind
- * that are indexed now (a link may name a record this node has not received yet). */
+/* Loads the subject's own outgoing link ids into c->out when the subject is of the kind the
+ * condition is about (a case for "case=", a testimony for "testimony="). */
+static int link_load_out(check_ctx_t *x, cond_t *c) {
+    MDB_val k = {32, c->key + 1}, d;
+    int rc = mdb_get(x->txn, x->idx->meta, &k, &d);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return lmdb_err(rc);
+    const uint8_t *m = d.mv_data;
+    if (d.mv_size < META_LEN || (d.mv_size - META_LEN) % 32 != 0)
+        return SZ_E_CORRUPT;
+    unsigned subject_kind = c->key[0] == LINK_CASE ? SZ_KIND_CASE : SZ_KIND_TESTIMONY;
+    size_t n = (d.mv_size - META_LEN) / 32;
+    if (m[8] != subject_kind || n == 0)
+        return 0;
+    c->out = malloc(n * 32);
+    if (c->out == NULL)
+        return -ENOMEM;
+    memcpy(c->out, m + META_LEN, n * 32);
+    c->nout = n;
+    return 0;
+}
+
+/* Resolves a link condition into the sorted postings of the linked records of kind want_kind:
+ * the incoming entries as stored, and the subject's outgoing ids looked up in idx_meta (those
+ * not indexed yet are skipped: a link may name a record this node has not received). */
 static int link_postings(check_ctx_t *x, const cond_t *c, unsigned want_kind,
                          uint8_t (**out)[POST_LEN], size_t *n_out) {
     *out = NULL;
     *n_out = 0;
     MDB_val k = {c->klen, (void *)c->key}, d;
+    size_t cnt = 0;
     int rc = mdb_cursor_get(x->link, &k, &d, MDB_SET);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
+    if (rc != 0 && rc != MDB_NOTFOUND)
         return lmdb_err(rc);
-    size_t cnt;
-    if ((rc = mdb_cursor_count(x->link, &cnt)) != 0)
+    int have = rc == 0;
+    if (have && (rc = mdb_cursor_count(x->link, &cnt)) != 0)
         return lmdb_err(rc);
     if (cnt > LINK_MAX)
         cnt = LINK_MAX;
-    uint8_t(*arr)[POST_LEN] = malloc((size_t)cnt * POST_LEN + 1);
+    uint8_t(*arr)[POST_LEN] = malloc((cnt + c->nout) * POST_LEN + 1);
     if (arr == NULL)
         return -ENOMEM;
     size_t n = 0;
-    rc = mdb_cursor_get(x->link, &k, &d, MDB_FIRST_DUP);
+    rc = have ? mdb_cursor_get(x->link, &k, &d, MDB_FIRST_DUP) : MDB_NOTFOUND;
     while (rc == 0 && n < cnt) {
-        if (d.mv_size != LINK_DLEN) {
+        if (d.mv_size != POST_LEN) {
             rc = SZ_E_CORRUPT;
             goto fail;
         }
-        uint8_t other[32];
-        memcpy(other, d.mv_data, 32);
-        MDB_val mk = {32, other}, md;
-        int mr = mdb_get(x->txn, x->idx->meta, &mk, &md);
-        if (mr == 0 && md.mv_size == META_LEN && ((const uint8_t *)md.mv_data)[8] == want_kind) {
-            memcpy(arr[n], md.mv_data, 8);
-            memcpy(arr[n] + 8, other, 32);
-            n++;
-        } else if (mr != 0 && mr != MDB_NOTFOUND) {
-            rc = lmdb_err(mr);
-            goto fail;
-        }
+        memcpy(arr[n++], d.mv_data, POST_LEN);
         rc = mdb_cursor_get(x->link, &k, &d, MDB_NEXT_DUP);
     }
     if (rc != 0 && rc != MDB_NOTFOUND) {
         rc = lmdb_err(rc);
         goto fail;
+    }
+    for (size_t i = 0; i < c->nout; i++) {
+        MDB_val mk = {32, c->out[i]}, md;
+        int mr = mdb_get(x->txn, x->idx->meta, &mk, &md);
+        if (mr == 0 && md.mv_size >= META_LEN && ((const uint8_t *)md.mv_data)[8] == want_kind) {
+            memcpy(arr[n], md.mv_data, 8);
+            memcpy(arr[n] + 8, c->out[i], 32);
+            n++;
+        } else if (mr != 0 && mr != MDB_NOTFOUND) {
+            rc = lmdb_err(mr);
+            goto fail;
+        }
     }
     /* Both sides may assert the same link: sort, then drop repeats. */
     qsort(arr, n, POST_LEN, post_qcmp);
@@ -1201,18 +1269,23 @@ int sz_index_list(sz_index_t *idx, MDB_txn *txn, const sz_query_t *q, uint8_t (*
             } else {
                 free(keys);
             }
+        } else if (c->type == C_ALL) {
+            c->estimate = SIZE_MAX - 1;
         } else {
             MDB_cursor *cur = c->type == C_LINK ? x.link : x.field;
+            if (c->type == C_LINK && (rc = link_load_out(&x, c)) != 0)
+                goto done;
             rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
-            if (rc == MDB_NOTFOUND) {
-                rc = 0;
-                goto done; /* nothing can match */
-            }
-            if (rc != 0 || (rc = mdb_cursor_count(cur, &cnt)) != 0) {
+            if (rc == 0)
+                rc = mdb_cursor_count(cur, &cnt);
+            if (rc != 0 && rc != MDB_NOTFOUND) {
                 rc = lmdb_err(rc);
                 goto done;
             }
-            c->estimate = (size_t)cnt;
+            rc = 0;
+            c->estimate = (size_t)cnt + c->nout;
+            if (c->estimate == 0)
+                goto done; /* nothing can match */
         }
         if (c->driver_ok && c->estimate < best_est) {
             best_est = c->estimate;
@@ -1225,6 +1298,23 @@ int sz_index_list(sz_index_t *idx, MDB_txn *txn, const sz_query_t *q, uint8_t (*
     }
     const cond_t *dc = &p->conds[best];
     dv.desc = p->desc;
+    /* Check the most selective conditions first, so most candidates fail after one lookup. */
+    size_t order[SZ_QUERY_MAX_FILTERS + 2], nord = 0;
+    for (size_t i = 0; i < p->nconds; i++) {
+        if (i == best && p->conds[i].type != C_PERIOD)
+            continue; /* a period driver's buckets are approximate: it is checked too */
+        size_t at = nord++;
+        size_t ei = p->conds[i].driver_ok ? p->conds[i].estimate : SIZE_MAX;
+        while (at > 0) {
+            const cond_t *pc = &p->conds[order[at - 1]];
+            if ((pc->driver_ok ? pc->estimate : SIZE_MAX) <= ei)
+                break;
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = i;
+    }
+    uint8_t kind_keys[SZ_KIND_REVOCATION][2];
     if (dc->type == C_LINK) {
         dv.is_array = 1;
         unsigned want = dc->key[0] == LINK_CASE ? SZ_KIND_TESTIMONY : SZ_KIND_CASE;
@@ -1232,15 +1322,24 @@ int sz_index_list(sz_index_t *idx, MDB_txn *txn, const sz_query_t *q, uint8_t (*
             goto done;
         driver_array_start(&dv, p);
     } else {
-        size_t want = dc->type == C_PERIOD ? nbkeys : 1;
+        size_t want = dc->type == C_PERIOD ? nbkeys : dc->type == C_ALL ? SZ_KIND_REVOCATION : 1;
         dv.ps = calloc(want, sizeof(*dv.ps));
         if (dv.ps == NULL) {
             rc = -ENOMEM;
             goto done;
         }
         for (size_t i = 0; i < want; i++) {
-            const uint8_t *key = dc->type == C_PERIOD ? bkeys[i] : dc->key;
-            size_t klen = dc->type == C_PERIOD ? period_keylen(bkeys[i]) : dc->klen;
+            const uint8_t *key = dc->key;
+            size_t klen = dc->klen;
+            if (dc->type == C_PERIOD) {
+                key = bkeys[i];
+                klen = period_keylen(bkeys[i]);
+            } else if (dc->type == C_ALL) {
+                kind_keys[i][0] = TAG_KIND;
+                kind_keys[i][1] = (uint8_t)(i + 1);
+                key = kind_keys[i];
+                klen = 2;
+            }
             if ((rc = driver_add_stream(&dv, txn, idx->field, key, klen, p)) != 0)
                 goto done;
         }
@@ -1255,11 +1354,8 @@ int sz_index_list(sz_index_t *idx, MDB_txn *txn, const sz_query_t *q, uint8_t (*
         if (!got)
             break;
         int ok = 1;
-        for (size_t i = 0; i < p->nconds && ok; i++) {
-            /* A period driver's buckets are approximate, so its own condition is checked too. */
-            if (i == best && p->conds[i].type != C_PERIOD)
-                continue;
-            ok = check_cond(&x, &p->conds[i], cand);
+        for (size_t i = 0; i < nord && ok; i++) {
+            ok = check_cond(&x, &p->conds[order[i]], cand);
             if (ok < 0) {
                 rc = ok;
                 goto done;
@@ -1288,6 +1384,8 @@ done:
     if (x.field != NULL)
         mdb_cursor_close(x.field);
     free(bkeys);
+    for (size_t i = 0; i < p->nconds; i++)
+        free(p->conds[i].out);
     free(p);
     return rc;
 }
