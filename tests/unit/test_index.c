@@ -805,6 +805,23 @@ static void test_sealed_and_other_kinds(void **state) {
     q.kind = SZ_KIND_RETRACTION;
     assert_int_equal(list_once(&q, ids, &n, next), 0);
     assert_int_equal(n, 1);
+    /* Sealing a record in a later version withdraws its fields from the index. */
+    t->sealed = 1;
+    amend(t, 50);
+    q.kind = 0;
+    q.filters[0].field = "country";
+    q.filters[0].value = "UA";
+    q.nfilters = 1;
+    assert_int_equal(list_once(&q, ids, &n, next), 0);
+    assert_int_equal(n, 0);
+    q.nfilters = 0;
+    q.kind = SZ_KIND_TESTIMONY;
+    assert_int_equal(list_once(&q, ids, &n, next), 0);
+    assert_int_equal(n, 2);
+    MDB_txn *rt;
+    assert_int_equal(mdb_txn_begin(E.env, NULL, MDB_RDONLY, &rt), 0);
+    assert_int_equal(sz_index_verify(E.idx, rt, t->id, t->created, &t->rec, NULL), 0);
+    mdb_txn_abort(rt);
     /* An unsealed testimony whose body is not JSON is refused, and nothing is written. */
     rec_t *bad = new_record(SZ_KIND_TESTIMONY, 0, 40, 0);
     snprintf(bad->body, sizeof(bad->body), "not json");
@@ -1088,6 +1105,62 @@ static void test_period_many_buckets(void **state) {
     }
 }
 
+/* A map too small for the index: updates fail with SZ_E_NO_SPACE, never corrupt what was
+ * committed before. */
+static void test_map_full(void **state) {
+    (void)state;
+    MDB_env *env;
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/tmp/sz_test_index_full_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, 256 * 1024), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_NOSYNC, 0600), 0);
+    MDB_txn *txn;
+    sz_index_t *idx;
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(sz_index_open(&idx, txn), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    int rc = 0, committed = 0;
+    for (int i = 0; i < 100000 && rc == 0; i++) {
+        rec_t *r = new_record(SZ_KIND_CASE, i % NAUTHORS, 10 + (uint64_t)i, 0);
+        r->country = countries[i % 4];
+        r->attr = 0;
+        render(r);
+        sign_version(r, r->created, 1);
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        rc = sz_index_update(idx, txn, r->id, r->created, NULL, &r->rec);
+        if (rc == 0) {
+            rc = mdb_txn_commit(txn);
+            if (rc == 0)
+                committed++;
+            else
+                rc = SZ_E_NO_SPACE; /* commit can hit the limit too */
+        } else {
+            mdb_txn_abort(txn);
+        }
+        free(r->env);
+        r->env = NULL;
+        NR--; /* reuse the slot: only the count of committed records matters */
+    }
+    assert_int_equal(rc, SZ_E_NO_SPACE);
+    assert_true(committed > 0);
+    size_t entries, records;
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(sz_index_count(idx, txn, &entries, &records), 0);
+    assert_int_equal(records, (size_t)committed);
+    mdb_txn_abort(txn);
+    sz_index_close(idx);
+    mdb_env_close(env);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fields_and_links, setup, teardown),
@@ -1097,6 +1170,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pagination_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_period_many_buckets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_differential, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
