@@ -55,17 +55,24 @@ int main(int argc, char **argv) {
         return 1;
     }
     const uint64_t rounds = 100000;
+    int rc = 1;
+    uint8_t *sk = NULL;
 
     uint8_t *leaves = malloc(n * 32);
     mem_t mem;
     memset(&mem, 0, sizeof(mem));
+    int oom = leaves == NULL;
     for (unsigned l = 0; l < SZ_MERKLE_MAX_LEVELS && (n >> l) > 0; l++) {
         mem.levels[l] = malloc((n >> l) * 32);
-        if (mem.levels[l] == NULL)
-            return 1;
+        oom |= mem.levels[l] == NULL;
     }
-    if (leaves == NULL)
+    if (oom) {
+        fprintf(stderr, "bench_merkle: out of memory for %llu leaves\n", (unsigned long long)n);
+        for (unsigned l = 0; l < SZ_MERKLE_MAX_LEVELS; l++)
+            free(mem.levels[l]);
+        free(leaves);
         return 1;
+    }
     for (uint64_t i = 0; i < n; i++)
         sz_merkle_leaf_hash(leaves + i * 32, (const uint8_t *)&i, sizeof(i));
 
@@ -75,7 +82,7 @@ int main(int argc, char **argv) {
     double t0 = now();
     for (uint64_t i = 0; i < n; i++)
         if (sz_merkle_frontier_append(&f, leaves + i * 32, NULL, NULL) != 0)
-            return 1;
+            goto fail;
     report("frontier append", n, now() - t0);
 
     sz_merkle_frontier_init(&f);
@@ -84,7 +91,7 @@ int main(int argc, char **argv) {
         sz_merkle_node_t nodes[SZ_MERKLE_MAX_LEVELS];
         size_t nn;
         if (sz_merkle_frontier_append(&f, leaves + i * 32, nodes, &nn) != 0)
-            return 1;
+            goto fail;
         for (size_t j = 0; j < nn; j++) {
             memcpy(mem.levels[nodes[j].level] + nodes[j].index * 32, nodes[j].hash, 32);
             mem.count[nodes[j].level] = nodes[j].index + 1;
@@ -102,12 +109,10 @@ int main(int argc, char **argv) {
     t0 = now();
     for (uint64_t r = 0; r < rounds; r++)
         if (sz_merkle_root(mem_get, &mem, n - rnd(n / 2), root) != 0)
-            return 1;
+            goto fail;
     report("root of a random size (callback)", rounds, now() - t0);
-    if (sz_merkle_root(mem_get, &mem, n, root) != 0 || memcmp(root, froot, 32) != 0) {
-        fprintf(stderr, "bench_merkle: roots disagree\n");
-        return 1;
-    }
+    if (sz_merkle_root(mem_get, &mem, n, root) != 0 || memcmp(root, froot, 32) != 0)
+        goto fail;
 
     static uint8_t proofs[1000][SZ_MERKLE_MAX_PROOF_LEN];
     static size_t lens[1000];
@@ -118,7 +123,7 @@ int main(int argc, char **argv) {
         size_t k = r % 1000;
         idx[k] = rnd(n);
         if (sz_merkle_inclusion_proof(mem_get, &mem, idx[k], n, proofs[k], &lens[k]) != 0)
-            return 1;
+            goto fail;
         total_len += lens[k];
     }
     report("inclusion proof generate", rounds, now() - t0);
@@ -128,7 +133,7 @@ int main(int argc, char **argv) {
         size_t k = r % 1000;
         if (sz_merkle_verify_inclusion(leaves + idx[k] * 32, idx[k], n, proofs[k], lens[k], root) !=
             0)
-            return 1;
+            goto fail;
     }
     report("inclusion proof verify", rounds, now() - t0);
 
@@ -139,26 +144,26 @@ int main(int argc, char **argv) {
         size_t k = r % 1000;
         idx[k] = 1 + rnd(n - 1);
         if (sz_merkle_consistency_proof(mem_get, &mem, idx[k], n, proofs[k], &lens[k]) != 0)
-            return 1;
+            goto fail;
         total_len += lens[k];
     }
     report("consistency proof generate", rounds, now() - t0);
     printf("%-34s %10.1f hashes\n", "  mean consistency proof", (double)total_len / 32 / rounds);
     for (size_t k = 0; k < 1000; k++)
         if (sz_merkle_root(mem_get, &mem, idx[k], roots1[k]) != 0)
-            return 1;
+            goto fail;
     t0 = now();
     for (uint64_t r = 0; r < rounds; r++) {
         size_t k = r % 1000;
         if (sz_merkle_verify_consistency(idx[k], n, roots1[k], root, proofs[k], lens[k]) != 0)
-            return 1;
+            goto fail;
     }
     report("consistency proof verify", rounds, now() - t0);
 
     uint8_t pk[32];
-    uint8_t *sk = sodium_malloc(64);
+    sk = sodium_malloc(64);
     if (sk == NULL)
-        return 1;
+        goto fail;
     crypto_sign_keypair(pk, sk);
     sz_tree_head_t th;
     memset(&th, 0, sizeof(th));
@@ -169,23 +174,27 @@ int main(int argc, char **argv) {
     t0 = now();
     for (uint64_t r = 0; r < heads; r++)
         if (sz_tree_head_sign(&th, sk) != 0)
-            return 1;
+            goto fail;
     report("tree head sign", heads, now() - t0);
     uint8_t enc[SZ_TREE_HEAD_LEN];
     sz_tree_head_encode(enc, &th);
     t0 = now();
     for (uint64_t r = 0; r < heads; r++)
         if (sz_tree_head_open(&th, enc, sizeof(enc)) != 0)
-            return 1;
+            goto fail;
     report("tree head decode + verify", heads, now() - t0);
-    sodium_free(sk);
 
     printf("leaves %llu, root ", (unsigned long long)n);
     for (int i = 0; i < 32; i++)
         printf("%02x", root[i]);
     printf("\n");
+    rc = 0;
+fail:
+    if (rc != 0)
+        fprintf(stderr, "bench_merkle: a merkle call failed or two roots disagree\n");
+    sodium_free(sk);
     for (unsigned l = 0; l < SZ_MERKLE_MAX_LEVELS; l++)
         free(mem.levels[l]);
     free(leaves);
-    return 0;
+    return rc;
 }

@@ -174,8 +174,10 @@ static void run_vector(const char *path, vector_count_t *count) {
 
 static void walk_vectors(const char *dir, vector_count_t *count) {
     DIR *d = opendir(dir);
-    if (d == NULL)
+    if (d == NULL) {
         fail_msg("cannot open %s", dir);
+        return;
+    }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
