@@ -185,7 +185,21 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
         /* Every member, decoded again for its parents. */
         size_t n = 0;
         MDB_val mk = {32, (void *)rid}, md;
-        int mr = mdb_cursor_get(mc, &mk, &md, MDB_SET);
+        /* The first version comes from byhash under the record id, the rest from members. */
+        sz__byhash_t fb;
+        MDB_val fbv;
+        uint8_t f8[8];
+        int mr = MDB_NOTFOUND, firstv = 1;
+        if (get(c, s->byhash, rid, 32, &fbv) == 0 && sz__byhash_decode(&fb, &fbv) == 0) {
+            sz__be64_put(f8, fb.seq);
+            md.mv_size = 8;
+            md.mv_data = f8;
+            mr = 0;
+        } else {
+            problem(c, "record_value", UINT64_MAX, rid, "first version not stored");
+            firstv = 0;
+            mr = mdb_cursor_get(mc, &mk, &md, MDB_SET);
+        }
         while (mr == 0) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
@@ -203,7 +217,8 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
             if (md.mv_size != 8 || get(c, s->log, lk, 8, &ev) != 0 ||
                 sz_record_decode(&rec, ev.mv_data, ev.mv_size) != 0) {
                 problem(c, "member", UINT64_MAX, rid, "member entry names no valid log entry");
-                mr = mdb_cursor_get(mc, &mk, &md, MDB_NEXT_DUP);
+                mr = mdb_cursor_get(mc, &mk, &md, firstv ? MDB_SET : MDB_NEXT_DUP);
+                firstv = 0;
                 continue;
             }
             vers_t *x = &vs[n++];
@@ -224,9 +239,10 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
                 for (size_t j = 0; j + 1 < n; j++)
                     if (memcmp(vs[j].hash, rec.parents + 32 * p, 32) == 0)
                         vs[j].is_parent = 1;
-            mr = mdb_cursor_get(mc, &mk, &md, MDB_NEXT_DUP);
+            mr = mdb_cursor_get(mc, &mk, &md, firstv ? MDB_SET : MDB_NEXT_DUP);
+            firstv = 0;
         }
-        *nmembers += n;
+        *nmembers += n > 0 ? n - 1 : 0;
         if (n != r.nversions)
             problem(c, "record_value", UINT64_MAX, rid, "%zu versions, records says %u", n,
                     r.nversions);
@@ -237,7 +253,7 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
                 continue;
             nheads++;
             MDB_val hk = {32, (void *)rid}, hv = {32, vs[i].hash};
-            if (mdb_cursor_get(hc, &hk, &hv, MDB_GET_BOTH) != 0)
+            if (r.nheads > 1 && mdb_cursor_get(hc, &hk, &hv, MDB_GET_BOTH) != 0)
                 problem(c, "heads", UINT64_MAX, vs[i].hash, "head missing from heads");
             if (best == NULL || sz__version_cmp(vs[i].gen, vs[i].created, vs[i].hash, best->gen,
                                                 best->created, best->hash) > 0)
@@ -250,7 +266,8 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
             mdb_cursor_count(hc, &cnt);
             stored_heads = cnt;
         }
-        if (stored_heads != nheads || r.nheads != nheads)
+        /* heads lists a record's heads only while it has more than one. */
+        if (stored_heads != (nheads > 1 ? nheads : 0) || r.nheads != nheads)
             problem(c, "heads", UINT64_MAX, rid, "%zu heads, %zu stored, records says %u", nheads,
                     stored_heads, r.nheads);
         if (best != NULL && (memcmp(best->hash, r.current, 32) != 0 || best->gen != r.generation))
@@ -318,9 +335,13 @@ int sz_maint_check(const char *dir, sz_maint_line_cb cb, void *arg, size_t *prob
     if (mdb_stat(c.txn, s->recnos, &ms) == 0 && ms.ms_entries != nrec)
         problem(&c, "recno_count", UINT64_MAX, NULL, "%zu record numbers for %llu records",
                 ms.ms_entries, (unsigned long long)nrec);
-    if (nmem != nlog)
-        problem(&c, "member_count", UINT64_MAX, NULL, "%llu members for %llu log entries",
-                (unsigned long long)nmem, (unsigned long long)nlog);
+    if (nmem + nrec != nlog)
+        problem(&c, "member_count", UINT64_MAX, NULL,
+                "%llu later versions and %llu records for %llu log entries",
+                (unsigned long long)nmem, (unsigned long long)nrec, (unsigned long long)nlog);
+    if (mdb_stat(c.txn, s->members, &ms) == 0 && ms.ms_entries != nmem)
+        problem(&c, "member_count", UINT64_MAX, NULL, "%zu member entries, %llu reachable",
+                ms.ms_entries, (unsigned long long)nmem);
     if (mdb_stat(c.txn, s->merkle, &ms) == 0 && ms.ms_entries != nnodes)
         problem(&c, "merkle_count", UINT64_MAX, NULL, "%zu stored subtrees, expected %llu",
                 ms.ms_entries, (unsigned long long)nnodes);

@@ -579,8 +579,11 @@ static int append_version(wctx_t *w, const sz_verified_t *v, const uint8_t *rid,
     MDB_val hk = {32, (void *)v->version_hash}, hv = {sizeof(bv), bv};
     sz__txn_put(&w->t, s->byhash, &hk, &hv, MDB_NOOVERWRITE);
 
-    MDB_val rk = {32, (void *)rid}, sv = {8, k8};
-    sz__txn_put(&w->t, s->members, &rk, &sv, MDB_APPENDDUP);
+    /* A first version is found through byhash under the record id; members lists the rest. */
+    if (v->rec.nparents > 0) {
+        MDB_val rk = {32, (void *)rid}, sv = {8, k8};
+        sz__txn_put(&w->t, s->members, &rk, &sv, MDB_APPENDDUP);
+    }
 
     uint8_t leaf[32];
     sz_merkle_node_t nodes[SZ_MERKLE_MAX_LEVELS];
@@ -625,8 +628,6 @@ static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     MDB_val k = {32, (void *)rid}, d = {sizeof(buf), buf};
     if (sz__txn_put(&w->t, s->records, &k, &d, MDB_NOOVERWRITE) == SZ_E_EXISTS)
         return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0); /* a record without its first version */
-    MDB_val hv = {32, (void *)rid};
-    sz__txn_put(&w->t, s->heads, &k, &hv, 0);
     uint8_t rk[8];
     sz__be64_put(rk, rv.recno);
     MDB_val nk = {8, rk}, nv = {32, (void *)rid};
@@ -694,19 +695,35 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     uint32_t gen = maxgen + 1;
     int cur_was_parent = 0;
     uint32_t removed = 0;
-    for (unsigned i = 0; i < rec->nparents; i++) {
-        const uint8_t *p = rec->parents + 32 * i;
-        if (memcmp(p, rv.current, 32) == 0)
+    for (unsigned i = 0; i < rec->nparents; i++)
+        if (memcmp(rec->parents + 32 * i, rv.current, 32) == 0)
             cur_was_parent = 1;
-        MDB_val hv = {32, (void *)p};
-        rc = sz__txn_del(&w->t, s->heads, &k, &hv);
-        if (rc == 0)
-            removed++;
-        else if (rc != SZ_E_NOT_FOUND)
-            return rc;
-    }
+    /* heads holds entries only while a record is in conflict; a single head is the current
+     * version, kept in records. */
     MDB_val nh = {32, (void *)v->version_hash};
-    sz__txn_put(&w->t, s->heads, &k, &nh, 0);
+    if (rv.nheads == 1) {
+        removed = (uint32_t)cur_was_parent;
+        if (!cur_was_parent) {
+            MDB_val ch = {32, rv.current};
+            sz__txn_put(&w->t, s->heads, &k, &ch, 0);
+            sz__txn_put(&w->t, s->heads, &k, &nh, 0);
+        }
+    } else {
+        for (unsigned i = 0; i < rec->nparents; i++) {
+            MDB_val hv = {32, (void *)(rec->parents + 32 * i)};
+            rc = sz__txn_del(&w->t, s->heads, &k, &hv);
+            if (rc == 0)
+                removed++;
+            else if (rc != SZ_E_NOT_FOUND)
+                return rc;
+        }
+        if (removed > rv.nheads)
+            return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
+        if (rv.nheads - removed > 0)
+            sz__txn_put(&w->t, s->heads, &k, &nh, 0);
+    }
+    if (w->t.err != 0)
+        return w->t.err;
 
     /* The order is total, and a child's generation exceeds its parents', so when the current
      * version is a parent the new version wins against it and hence against every other head;

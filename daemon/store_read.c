@@ -326,13 +326,25 @@ int sz_store_history(sz_store_t *s, const uint8_t record_id[static 32], sz_store
     int rc = sz__rd_begin(s, &txn);
     if (rc != 0)
         return rc;
-    MDB_cursor *c;
-    rc = sz__lmdb_err(mdb_cursor_open(txn, s->members, &c));
+    MDB_val rv, env;
+    sz__byhash_t fb;
+    /* The first version (found under the record id), then the later ones from members. */
+    rc = rget(txn, s->records, record_id, 32, &rv);
     if (rc == 0) {
-        MDB_val k = {32, (void *)record_id}, d, env;
+        rc = version_meta(s, txn, record_id, &fb);
+        if (rc == SZ_E_NOT_FOUND)
+            rc = SZ_E_CORRUPT;
+    }
+    if (rc == 0)
+        rc = log_get(s, txn, fb.seq, &env);
+    if (rc == 0)
+        rc = visit(s, txn, fb.seq, &env, cb, arg);
+    MDB_cursor *c = NULL;
+    if (rc == 0)
+        rc = sz__lmdb_err(mdb_cursor_open(txn, s->members, &c));
+    if (rc == 0) {
+        MDB_val k = {32, (void *)record_id}, d;
         int lr = mdb_cursor_get(c, &k, &d, MDB_SET);
-        if (lr == MDB_NOTFOUND)
-            rc = SZ_E_NOT_FOUND;
         while (lr == 0 && rc == 0) {
             if (d.mv_size != 8) {
                 rc = SZ_E_CORRUPT;
@@ -347,8 +359,9 @@ int sz_store_history(sz_store_t *s, const uint8_t record_id[static 32], sz_store
         }
         if (rc == 0 && lr != 0 && lr != MDB_NOTFOUND)
             rc = sz__lmdb_err(lr);
-        mdb_cursor_close(c);
     }
+    if (c != NULL)
+        mdb_cursor_close(c);
     sz__rd_end(s, txn);
     return rc;
 }

@@ -283,6 +283,10 @@ static void test_current_rule(void **state) {
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         free(all[i]->buf);
     sz_store_close(s);
+    /* Heads, conflicts and the current version pass the independent recomputation. */
+    size_t problems = 99;
+    assert_int_equal(sz_maint_check(dir, NULL, NULL, &problems), 0);
+    assert_int_equal(problems, 0);
     rmtree(dir);
     free(dir);
 }
