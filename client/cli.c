@@ -16,7 +16,8 @@
 
 #define LINE_MAX_LEN 1024
 
-/* Global options, understood by every command. */
+/* Global options, understood by every command, before or after its name. To add one (such as
+ * --node), give it an id here, a row in the table and a case in apply_global(). */
 enum { GLOBAL_KEY = -100, GLOBAL_JSON, GLOBAL_HELP };
 static const sz_cli_option_t global_options[] = {
     {"key", 0, 1, GLOBAL_KEY},
@@ -91,6 +92,52 @@ static const sz_cli_option_t *find_short(const sz_cli_option_t *opts, char c) {
     return NULL;
 }
 
+/* Applies one global option; returns SZ_CLI_GO or an exit status. */
+static int apply_global(sz_cli_t *cli, const sz_cli_option_t *o, const char *arg) {
+    switch (o->id) {
+    case GLOBAL_KEY:
+        cli->key_path = arg;
+        return SZ_CLI_GO;
+    case GLOBAL_JSON:
+        cli->json = 1;
+        return SZ_CLI_GO;
+    default:
+        return SZ_EXIT_USAGE;
+    }
+}
+
+int sz_cli_parse_globals(sz_cli_t *cli, int argc, char **argv, int *next) {
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "--version") == 0)
+            break;
+        if (a[1] != '-')
+            return sz_cli_usage_error(cli, "unknown option %.64s", a);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        const sz_cli_option_t *o = find_long(global_options, name, len);
+        if (o == NULL || o->id == GLOBAL_HELP)
+            return sz_cli_usage_error(cli, "unknown option --%.*s", (int)len, name);
+        const char *arg = NULL;
+        if (eq != NULL && !o->takes_arg)
+            return sz_cli_usage_error(cli, "option --%s takes no value", o->name);
+        if (o->takes_arg) {
+            if (eq != NULL)
+                arg = eq + 1;
+            else if (i + 1 < argc)
+                arg = argv[++i];
+            else
+                return sz_cli_usage_error(cli, "option --%s needs a value", o->name);
+        }
+        int rc = apply_global(cli, o, arg);
+        if (rc != SZ_CLI_GO)
+            return rc;
+    }
+    *next = i;
+    return SZ_CLI_GO;
+}
+
 int sz_cli_parse(sz_cli_t *cli, int argc, char **argv, const sz_cli_option_t *opts,
                  sz_cli_option_cb cb, void *ctx, int *noperands) {
     int nop = 0;
@@ -136,23 +183,15 @@ int sz_cli_parse(sz_cli_t *cli, int argc, char **argv, const sz_cli_option_t *op
                 return sz_cli_usage_error(cli, "option --%s needs a value", o->name);
             arg = argv[++i];
         }
-        switch (o->id) {
-        case GLOBAL_KEY:
-            cli->key_path = arg;
-            break;
-        case GLOBAL_JSON:
-            cli->json = 1;
-            break;
-        case GLOBAL_HELP:
+        int rc;
+        if (o->id == GLOBAL_HELP) {
             if (cli->command != NULL)
                 fputs(cli->command->usage, stdout);
             return SZ_EXIT_OK;
-        default: {
-            int rc = cb(cli, ctx, o->id, arg);
-            if (rc != SZ_CLI_GO)
-                return rc;
         }
-        }
+        rc = o->id < 0 ? apply_global(cli, o, arg) : cb(cli, ctx, o->id, arg);
+        if (rc != SZ_CLI_GO)
+            return rc;
     }
     *noperands = nop;
     return SZ_CLI_GO;

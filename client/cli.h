@@ -47,7 +47,7 @@ typedef struct sz_cli_option_s {
     const char *name; /* long name without the dashes */
     char short_name;  /* single-letter form, or 0 */
     int takes_arg;    /* 1 if the option needs a value (--name VALUE, --name=VALUE, -n VALUE) */
-    int id;           /* passed to the callback */
+    int id;           /* passed to the callback; >= 0 (negative ids are the global options) */
 } sz_cli_option_t;
 
 /* Called for each command option found; arg is NULL for a flag. Returns SZ_CLI_GO to continue or
@@ -63,6 +63,11 @@ typedef int (*sz_cli_option_cb)(sz_cli_t *cli, void *ctx, int id, const char *ar
  * opts may be NULL when the command has none (then cb may be NULL too). */
 int sz_cli_parse(sz_cli_t *cli, int argc, char **argv, const sz_cli_option_t *opts,
                  sz_cli_option_cb cb, void *ctx, int *noperands);
+
+/* Parses the global options that precede the command name, argv[1..). Stops at the first operand,
+ * or at --help, -h or --version (left for the caller), and sets *next to its index (argc if
+ * none). Returns SZ_CLI_GO, or SZ_EXIT_USAGE after printing a usage error. */
+int sz_cli_parse_globals(sz_cli_t *cli, int argc, char **argv, int *next);
 
 /* Prints "samizdat: <command>: <message>" and a newline to stderr as one line: control characters
  * in the message (which may contain file names or text from a file) are replaced with '?' and the

@@ -54,25 +54,16 @@ int main(int argc, char **argv) {
     sz_cli_t cli = {0};
     /* Global options may precede the command; the command's own parser accepts them later too. */
     int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            print_help(stdout);
-            return SZ_EXIT_OK;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("samizdat %s\n", SZ_CLIENT_VERSION);
-            return SZ_EXIT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            cli.json = 1;
-        } else if (strcmp(a, "--key") == 0) {
-            if (i + 1 >= argc)
-                return sz_cli_usage_error(&cli, "option --key needs a value");
-            cli.key_path = argv[++i];
-        } else if (strncmp(a, "--key=", 6) == 0) {
-            cli.key_path = a + 6;
-        } else {
-            return sz_cli_usage_error(&cli, "unknown option %.64s", a);
-        }
+    int rc = sz_cli_parse_globals(&cli, argc, argv, &i);
+    if (rc != SZ_CLI_GO)
+        return rc;
+    if (i < argc && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
+        print_help(stdout);
+        return SZ_EXIT_OK;
+    }
+    if (i < argc && strcmp(argv[i], "--version") == 0) {
+        printf("samizdat %s\n", SZ_CLIENT_VERSION);
+        return SZ_EXIT_OK;
     }
     if (i >= argc)
         return sz_cli_usage_error(&cli, "missing command");
@@ -88,7 +79,7 @@ int main(int argc, char **argv) {
     if (c == NULL)
         return sz_cli_usage_error(&cli, "unknown command '%.64s'", argv[i]);
     cli.command = c;
-    int rc = c->run(&cli, argc - i, argv + i);
+    rc = c->run(&cli, argc - i, argv + i);
     if (fflush(stdout) != 0 && rc == SZ_EXIT_OK)
         rc = sz_cli_fail(&cli, "cannot write the output");
     return rc;
