@@ -9,7 +9,10 @@
  * perfect subtree (level, index) covers the 2^level leaves [index << level, (index + 1) << level);
  * its hash is a leaf hash when level is 0. A tree of n < 2^64 leaves only ever needs levels 0..63.
  * A proof on the wire is the plain concatenation of its 32-byte hashes, in the order RFC 6962
- * section 2.1 defines; every length below named *_len counts bytes, always a multiple of 32. */
+ * section 2.1 defines; every length below named *_len counts bytes, always a multiple of 32.
+ *
+ * Every function is pure and thread-safe (no globals); call sodium_init() once before any of them.
+ * Nothing here allocates except sz_tree_head_sign (one sodium_malloc, freed before it returns). */
 #ifndef SZ_MERKLE_H
 #define SZ_MERKLE_H
 
