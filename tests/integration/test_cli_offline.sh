@@ -186,6 +186,14 @@ EOF
     expect_ok "show $base" "$SAMIZDAT" show "$base.szr"
 done
 [ "$n" -gt 0 ] && ok "found $n examples" || bad "found examples" "none in $EXAMPLES"
+expect_ok "--json before the command" "$SAMIZDAT" --json verify testimony-minimal.szr
+python3 -c 'import json; d=json.load(open("out")); assert d["kind"] == "testimony"' &&
+    ok "--json before the command gives JSON" || bad "--json before the command gives JSON" "$(head -c 200 out)"
+expect_ok "show for people" "$SAMIZDAT" show testimony-minimal.szr
+grep -q '"title": "Minimal testimony' out && grep -q '^signature  ok' out && ok "show prints the body and the checks" ||
+    bad "show prints the body and the checks" "$(head -c 400 out)"
+expect_ok "help sign" "$SAMIZDAT" help sign
+grep -q -- "--record ID" out && ok "help sign documents --record" || bad "help sign documents --record" "$(head -3 out)"
 expect_fail "sign refuses kind retraction" 2 "kind must be testimony or case" \
     "$SAMIZDAT" --key key sign retraction "$EXAMPLES/testimony-minimal.json" -o r.szr
 expect_absent "no output for a refused kind" r.szr
