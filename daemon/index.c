@@ -485,9 +485,18 @@ static int build_set(entry_set_t *s, uint64_t first_created, const sz_record_t *
         return rc;
     if (!(rec->flags & SZ_FLAG_SEALED) &&
         (rec->kind == SZ_KIND_TESTIMONY || rec->kind == SZ_KIND_CASE)) {
-        sz_jspan_t root;
-        if (sz_json_root(rec->body, rec->body_len, &root) != 0 ||
-            sz_json_type(root) != SZ_JSON_OBJECT)
+        /* The body was validated before it was stored, so the object is framed by its outer
+         * braces without a pass over the whole text; the member walk still checks structure. */
+        sz_jspan_t root = {rec->body, rec->body_len};
+        while (root.len > 0 &&
+               (root.p[0] == ' ' || root.p[0] == '\n' || root.p[0] == '\r' || root.p[0] == '\t')) {
+            root.p++;
+            root.len--;
+        }
+        while (root.len > 0 && (root.p[root.len - 1] == ' ' || root.p[root.len - 1] == '\n' ||
+                                root.p[root.len - 1] == '\r' || root.p[root.len - 1] == '\t'))
+            root.len--;
+        if (root.len < 2 || root.p[0] != '{' || root.p[root.len - 1] != '}')
             return SZ_E_JSON;
         rc = rec->kind == SZ_KIND_TESTIMONY ? scan_testimony(s, root) : scan_case(s, root);
         if (rc < 0)
