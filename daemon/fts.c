@@ -15,6 +15,8 @@
 #define BLOCK_MAX 128u    /* postings per closed block, and the tail size that triggers a spill */
 #define DECODE_MAX 65536u /* postings in one stored block beyond which it is called corrupt */
 #define MAX_PHRASES 16
+#define SIG_BYTES 256u /* Bloom filter of a pending document's terms */
+#define SIG_HASHES 3u
 #define BM25_K1 1.2
 #define BM25_B 0.75
 
@@ -25,6 +27,7 @@ struct sz_fts_s {
     MDB_dbi pending; /* fts_pending: docno(BE64) -> "" for documents not merged into postings */
     MDB_dbi meta;    /* fts_meta: "format" -> u32 LE, "tokens" -> u64 LE */
     size_t pending_limit;
+    struct builder_s *b; /* the writer's document buffers, reused from one set to the next */
 };
 
 /* Document length quantized to one byte, so a posting carries what BM25 needs and ranking never
@@ -166,6 +169,16 @@ static int term_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
     if (c != 0)
         return c;
     return (al > bl) - (al < bl);
+}
+
+/* The first 8 bytes of a term, big-endian and zero-padded: comparing two of these orders terms as
+ * term_cmp() does (terms hold no zero bytes), so sorts compare integers and only fall back to
+ * memcmp when the prefixes tie. */
+static uint64_t term_prefix(const uint8_t *p, size_t len) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = (v << 8) | (i < len ? p[i] : 0);
+    return v;
 }
 
 /* ---- Postings ---- */
@@ -447,9 +460,47 @@ static long doc_find(const doc_t *d, const uint8_t *term, size_t len) {
     return -1;
 }
 
+/* ---- Signatures of pending documents ----
+ *
+ * Each pending document keeps a Bloom filter of its terms (SIG_BYTES, SIG_HASHES bits per term),
+ * so a search reads these small values and decodes only the pending documents that may hold every
+ * query word. With ~100 distinct words a false positive costs one decode in a few thousand. */
+
+typedef struct sigbits_s {
+    uint16_t bit[SIG_HASHES];
+} sigbits_t;
+
+static void sig_bits(const uint8_t *t, size_t len, sigbits_t *out) {
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ t[i]) * 1099511628211ull;
+    uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 32) | 1u;
+    for (unsigned i = 0; i < SIG_HASHES; i++)
+        out->bit[i] = (uint16_t)((h1 + i * h2) % (SIG_BYTES * 8));
+}
+
+static void sig_add(uint8_t *sig, const uint8_t *t, size_t len) {
+    sigbits_t sb;
+    sig_bits(t, len, &sb);
+    for (unsigned i = 0; i < SIG_HASHES; i++)
+        sig[sb.bit[i] >> 3] |= (uint8_t)(1u << (sb.bit[i] & 7));
+}
+
+/* Returns 1 when sig (a pending value) may hold the term; values of another size always may. */
+static int sig_test(const MDB_val *v, const sigbits_t *sb) {
+    if (v->mv_size != SIG_BYTES)
+        return 1;
+    const uint8_t *sig = v->mv_data;
+    for (unsigned i = 0; i < SIG_HASHES; i++)
+        if (!(sig[sb->bit[i] >> 3] & (1u << (sb->bit[i] & 7))))
+            return 0;
+    return 1;
+}
+
 /* ---- Building a document from a record body ---- */
 
 typedef struct tok_s {
+    uint64_t pre;
     const uint8_t *p;
     uint32_t len;
     uint32_t pos; /* index into the word sequence */
@@ -464,6 +515,7 @@ typedef struct builder_s {
     tok_t *toks;
     size_t toks_cap;
     buf_t out; /* the encoded forward entry */
+    uint8_t sig[SIG_BYTES];
 } builder_t;
 
 static void builder_free(builder_t *b) {
@@ -552,6 +604,8 @@ static int builder_body(builder_t *b, unsigned kind, const uint8_t *body, size_t
 
 static int tok_cmp(const void *a, const void *b) {
     const tok_t *x = a, *y = b;
+    if (x->pre != y->pre)
+        return x->pre < y->pre ? -1 : 1;
     int c = term_cmp(x->p, x->len, y->p, y->len);
     if (c != 0)
         return c;
@@ -571,6 +625,7 @@ static int builder_encode(builder_t *b) {
             continue;
         b->toks[nt].p = b->arena.p + b->off[i];
         b->toks[nt].len = b->len[i];
+        b->toks[nt].pre = term_prefix(b->toks[nt].p, b->len[i]);
         b->toks[nt].pos = (uint32_t)i;
         nt++;
     }
@@ -606,6 +661,7 @@ static int builder_encode(builder_t *b) {
             prev = t->p;
             prevlen = t->len;
             term_no++;
+            sig_add(b->sig, t->p, t->len);
         }
         b->off[t->pos] = (uint32_t)term_no; /* 1-based */
     }
@@ -624,7 +680,9 @@ static int builder_encode(builder_t *b) {
 typedef struct wctx_s {
     sz_fts_t *fts;
     MDB_txn *txn;
-    MDB_cursor *cur; /* on fts_post */
+    MDB_cursor *cur;  /* on fts_post */
+    MDB_cursor *tcur; /* on fts_tail, positioned on the term last loaded */
+    int tail_found;   /* the term last loaded has a tail record under tcur */
     plist_t tail, blk, tmp;
     buf_t val;
 } wctx_t;
@@ -632,6 +690,8 @@ typedef struct wctx_s {
 static void wctx_free(wctx_t *w) {
     if (w->cur != NULL)
         mdb_cursor_close(w->cur);
+    if (w->tcur != NULL)
+        mdb_cursor_close(w->tcur);
     free(w->tail.v);
     free(w->blk.v);
     free(w->tmp.v);
@@ -642,7 +702,10 @@ static int wctx_init(wctx_t *w, sz_fts_t *fts, MDB_txn *txn) {
     memset(w, 0, sizeof(*w));
     w->fts = fts;
     w->txn = txn;
-    return sz__lmdb_err(mdb_cursor_open(txn, fts->post, &w->cur));
+    int rc = sz__lmdb_err(mdb_cursor_open(txn, fts->post, &w->cur));
+    if (rc == 0)
+        rc = sz__lmdb_err(mdb_cursor_open(txn, fts->tail, &w->tcur));
+    return rc;
 }
 
 /* Writes posts (ascending, n > 0) as closed blocks of at most BLOCK_MAX, each keyed by its last
@@ -668,23 +731,37 @@ static int put_closed(wctx_t *w, const uint8_t *term, size_t tlen, const post_t 
     return 0;
 }
 
+/* Writes the tail of the term last loaded with load_tail(), through the cursor still on it (merges
+ * walk terms in order, so LMDB finds the spot from the cursor's page without a descent). */
 static int put_tail(wctx_t *w, const uint8_t *term, size_t tlen, uint64_t df) {
-    if (df == 0)
-        return db_del(w->txn, w->fts->tail, term, tlen);
+    int rc;
+    if (df == 0) {
+        if (!w->tail_found)
+            return 0;
+        w->tail_found = 0;
+        return sz__lmdb_err(mdb_cursor_del(w->tcur, 0));
+    }
     w->val.len = 0;
-    int rc = buf_reserve(&w->val, 10);
-    if (rc != 0)
+    if ((rc = buf_reserve(&w->val, 10)) != 0)
         return rc;
     w->val.len = varint_put(w->val.p, df);
     if ((rc = posts_encode(&w->val, w->tail.v, w->tail.n)) != 0)
         return rc;
-    return db_put(w->txn, w->fts->tail, term, tlen, w->val.p, w->val.len);
+    MDB_val k = {tlen, (void *)term}, v = {w->val.len, w->val.p};
+    rc = sz__lmdb_err(mdb_cursor_put(w->tcur, &k, &v, w->tail_found ? MDB_CURRENT : 0));
+    w->tail_found = rc == 0;
+    return rc;
 }
 
 /* Loads the tail of term into w->tail; *df = 0 and an empty tail when the term is unknown. */
 static int load_tail(wctx_t *w, const uint8_t *term, size_t tlen, uint64_t *df) {
-    MDB_val v;
-    int rc = db_get(w->txn, w->fts->tail, term, tlen, &v);
+    MDB_val k = {tlen, (void *)term}, v;
+    int rc;
+    if (w->tcur != NULL)
+        rc = sz__lmdb_err(mdb_cursor_get(w->tcur, &k, &v, MDB_SET_KEY));
+    else
+        rc = db_get(w->txn, w->fts->tail, term, tlen, &v);
+    w->tail_found = rc == 0;
     w->tail.n = 0;
     *df = 0;
     if (rc == SZ_E_NOT_FOUND)
@@ -798,6 +875,7 @@ typedef struct gent_s {
 } gent_t;
 
 typedef struct group_s {
+    uint64_t pre; /* term_prefix() */
     uint32_t off; /* term in the arena */
     uint32_t len;
     uint32_t head, last;
@@ -873,6 +951,7 @@ static int grouper_add(grouper_t *gr, const uint8_t *term, size_t len, const pos
             (rc = buf_reserve(&gr->arena, len)) != 0)
             return rc;
         g = &gr->g[gr->ng];
+        g->pre = term_prefix(term, len);
         g->off = (uint32_t)gr->arena.len;
         g->len = (uint32_t)len;
         g->head = g->last = ei;
@@ -889,6 +968,8 @@ static int grouper_add(grouper_t *gr, const uint8_t *term, size_t len, const pos
 }
 
 static int group_cmp_arena(const uint8_t *arena, const group_t *a, const group_t *b) {
+    if (a->pre != b->pre)
+        return a->pre < b->pre ? -1 : 1;
     return term_cmp(arena + a->off, a->len, arena + b->off, b->len);
 }
 
@@ -1039,24 +1120,32 @@ int sz_fts_set(sz_fts_t *fts, MDB_txn *txn, uint64_t docno, unsigned kind, const
                size_t len) {
     if (fts == NULL || txn == NULL || (body == NULL && len > 0) || docno == UINT64_MAX)
         return SZ_E_ARGUMENT;
-    builder_t b;
-    memset(&b, 0, sizeof(b));
+    /* LMDB runs one write transaction at a time, so the writer's buffers are never shared. */
+    builder_t *b = fts->b;
+    b->arena.len = b->out.len = b->nseq = 0;
+    b->words = 0;
+    memset(b->sig, 0, sizeof(b->sig));
     uint64_t old_dl = 0;
-    int rc = builder_body(&b, kind, body, len);
-    if (rc == 0 && b.words > 0)
-        rc = builder_encode(&b);
+    int rc = builder_body(b, kind, body, len);
+    uint32_t words = b->words;
+    if (rc == 0 && words > 0)
+        rc = builder_encode(b);
     if (rc == 0)
         rc = remove_doc(fts, txn, docno, &old_dl);
-    if (rc == 0 && b.words > 0) {
+    if (rc == 0 && words > 0) {
         uint8_t dk[8];
         be64_put(dk, docno);
-        if ((rc = db_put(txn, fts->docs, dk, 8, b.out.p, b.out.len)) == 0)
-            rc = db_put(txn, fts->pending, dk, 8, "", 0);
+        if ((rc = db_put(txn, fts->docs, dk, 8, b->out.p, b->out.len)) == 0)
+            rc = db_put(txn, fts->pending, dk, 8, b->sig, sizeof(b->sig));
     }
     if (rc == 0)
-        rc = update_tokens(fts, txn, old_dl, b.words);
-    builder_free(&b);
-    if (rc == 0 && b.words > 0) {
+        rc = update_tokens(fts, txn, old_dl, words);
+    if (b->arena.cap > ((size_t)1 << 20)) {
+        /* Don't keep the buffers of a huge document. */
+        builder_free(b);
+        memset(b, 0, sizeof(*b));
+    }
+    if (rc == 0 && words > 0) {
         MDB_stat st;
         if ((rc = sz__lmdb_err(mdb_stat(txn, fts->pending, &st))) == 0 &&
             st.ms_entries >= fts->pending_limit)
@@ -1085,6 +1174,7 @@ typedef struct qterm_s {
     uint8_t t[SZ_TOKEN_MAX];
     size_t len;
     uint64_t df_post, df_pend;
+    sigbits_t sig;
     double idf;
     plist_t tail;
     plist_t blk;     /* cached closed block */
@@ -1141,6 +1231,7 @@ static int query_add_term(query_t *q, const uint8_t *t, size_t len, unsigned *id
         return SZ_E_ARGUMENT;
     memcpy(q->q[q->nq].t, t, len);
     q->q[q->nq].len = len;
+    sig_bits(t, len, &q->q[q->nq].sig);
     *idx = q->nq++;
     return 0;
 }
@@ -1344,6 +1435,17 @@ static int scan_pending(query_t *q, MDB_txn *txn, sz_fts_t *fts) {
             rc = SZ_E_CORRUPT;
             break;
         }
+        unsigned maybe = 0, pass[SZ_FTS_MAX_QUERY_TERMS];
+        for (unsigned i = 0; i < q->nq; i++) {
+            pass[i] = (unsigned)sig_test(&v, &q->q[i].sig);
+            maybe += pass[i];
+        }
+        if (maybe < q->nq) {
+            /* Cannot match. Its share of df is estimated from the filter (see FTS.md). */
+            for (unsigned i = 0; i < q->nq; i++)
+                q->q[i].df_pend += pass[i];
+            continue;
+        }
         if ((rc = db_get(txn, fts->docs, k.mv_data, 8, &dv)) != 0) {
             if (rc == SZ_E_NOT_FOUND)
                 rc = SZ_E_CORRUPT;
@@ -1499,6 +1601,11 @@ int sz_fts_open(sz_fts_t **out, MDB_txn *txn) {
     if (fts == NULL)
         return -ENOMEM;
     fts->pending_limit = SZ_FTS_PENDING_MAX;
+    fts->b = calloc(1, sizeof(builder_t));
+    if (fts->b == NULL) {
+        free(fts);
+        return -ENOMEM;
+    }
     static const char *const names[SZ_FTS_DBS] = {"fts_post", "fts_tail", "fts_docs", "fts_pending",
                                                   "fts_meta"};
     MDB_dbi *dbis[SZ_FTS_DBS] = {&fts->post, &fts->tail, &fts->docs, &fts->pending, &fts->meta};
@@ -1518,6 +1625,7 @@ int sz_fts_open(sz_fts_t **out, MDB_txn *txn) {
         }
     }
     if (rc != 0) {
+        free(fts->b);
         free(fts);
         return rc;
     }
@@ -1526,6 +1634,11 @@ int sz_fts_open(sz_fts_t **out, MDB_txn *txn) {
 }
 
 void sz_fts_close(sz_fts_t *fts) {
+    if (fts == NULL)
+        return;
+    if (fts->b != NULL)
+        builder_free(fts->b);
+    free(fts->b);
     free(fts);
 }
 
