@@ -1,4 +1,5 @@
 /* The archive store; see store.h for the contract and STORE.md for the on-disk layout. */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: a map resize must not starve */
 #include "store.h"
 
 #include "error.h"
@@ -447,7 +448,13 @@ int sz_store_open(sz_store_t **out, const char *dir, const sz_store_options_t *o
     }
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->readers_lock, NULL);
-    pthread_rwlock_init(&s->maplock, NULL);
+    /* Readers hold the map lock only for one short call; preferring the writer lets a map
+     * resize through even under a steady stream of reads. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->maplock, &ra);
+    pthread_rwlockattr_destroy(&ra);
 
     sz__txn_t t = {0};
     rc = mdb_env_create(&s->env);
@@ -605,6 +612,12 @@ static int append_version(wctx_t *w, const sz_verified_t *v, const uint8_t *rid,
     return 0;
 }
 
+/* The LMDB code behind an error of the index or full-text module: inside a write transaction
+ * their only source of SZ_E_NO_SPACE is a full map, which the store answers by growing it. */
+static int module_rc(int rc) {
+    return rc == SZ_E_NO_SPACE ? MDB_MAP_FULL : 0;
+}
+
 /* Decodes a stored envelope that was verified when it was stored. */
 static int decode_stored(sz__txn_t *t, sz_record_t *rec, const MDB_val *v) {
     if (sz_record_decode(rec, v->mv_data, v->mv_size) != 0)
@@ -636,7 +649,7 @@ static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
         return w->t.err;
     int rc = sz_index_update(s->idx, w->t.txn, rid, v->rec.created, NULL, &v->rec);
     if (rc != 0)
-        return sz__txn_fail(&w->t, rc, 0);
+        return sz__txn_fail(&w->t, rc, module_rc(rc));
     w->next_recno++;
     memcpy(r->record_id, rid, 32);
     r->flags |= SZ_PUT_NEW_RECORD | SZ_PUT_CURRENT;
@@ -762,7 +775,7 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     if (wins) {
         rc = sz_index_update(s->idx, w->t.txn, rid, rv.first_created, &old, rec);
         if (rc != 0)
-            sz__txn_fail(&w->t, rc, 0);
+            sz__txn_fail(&w->t, rc, module_rc(rc));
         r->flags |= SZ_PUT_CURRENT;
     }
     if (rv.nheads > 1)
@@ -881,6 +894,9 @@ int sz_store_put_verified(sz_store_t *s, const sz_verified_t *v, size_t n,
             }
         }
     }
+    if (rc != 0 && s->errmsg[0] == '\0')
+        snprintf(s->errmsg, sizeof(s->errmsg), "writing to the archive failed: %s",
+                 rc == SZ_E_NO_SPACE ? sz__lmdb_advice(MDB_MAP_FULL) : sz_strerror(rc));
     pthread_mutex_unlock(&s->wlock);
     if (rc != 0)
         for (size_t i = 0; i < n; i++)

@@ -816,6 +816,8 @@ static void test_max_map(void **state) {
         } else {
             assert_int_equal(rc, SZ_E_NO_SPACE);
             assert_int_equal(r[19].err, SZ_E_NO_SPACE);
+            if (strstr(sz_store_errmsg(s), "maximum size") == NULL)
+                fprintf(stderr, "errmsg: %s\n", sz_store_errmsg(s));
             assert_non_null(strstr(sz_store_errmsg(s), "maximum size"));
             full = 1;
         }
