@@ -8,6 +8,9 @@ build=${SZ_BUILD_DIR:-$root/build-test}
 cmake -S "$root" -B "$build" -DSZ_SANITIZE=ON -DSZ_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$build" -j"$(nproc)"
 cd "$build"
+# Test with the system python3 and its Debian packages, as a fresh machine has them, even where
+# another python3 (pyenv, a virtualenv) comes first on PATH.
+export PATH=/usr/bin:/bin:$PATH
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --output-on-failure -j"$(nproc)" "$@"
