@@ -441,7 +441,9 @@ static int entry_cmp2(const entry_set_t *sa, const entry_t *a, const entry_set_t
     return a->klen < b->klen ? -1 : a->klen > b->klen;
 }
 
-static const entry_set_t *sort_set; /* qsort has no context argument; the writer is single */
+/* qsort has no context argument. Thread-local, because sz_index_verify() may build sets in
+ * reader threads while the writer builds its own. */
+static _Thread_local const entry_set_t *sort_set;
 
 static int entry_qcmp(const void *a, const void *b) {
     return entry_cmp2(sort_set, a, sort_set, b);
