@@ -1,0 +1,274 @@
+/* The message catalogue of the samizdat node service: what the payload of each message type
+ * holds, and a strict codec for each. proto/WIRE.md section 8 is the normative description;
+ * frames, fragments, HELLO's version list and ERROR live in frame.h.
+ *
+ * Encoding: fixed layouts of big-endian integers, 32-byte keys and hashes, and length-prefixed
+ * strings and blobs ("str8" = u8 length then bytes, "str16" = u16 length, "blob32" = u32 length).
+ * Every length has a bound below. Decoders are strict: a payload that ends early is
+ * SZ_E_TRUNCATED, bytes after the last field are SZ_E_TRAILING (HELLO and HELLO_OK excepted: their
+ * tails are reserved for later protocol versions), and an out-of-bound length or count, an
+ * unknown enum value or flag, or a string with bytes below 0x20 or 0x7F is SZ_E_MALFORMED.
+ *
+ * Memory: decoders never allocate. Decoded structs borrow byte fields (envelopes, titles,
+ * cursors, queries) from the input buffer, which must outlive them; small strings that are used
+ * as C strings (software names, cursors, hex ids) are copied NUL-terminated into fixed arrays.
+ * Encoders write into a caller buffer: every sz_msg_*_encode(m, out, cap, &len) accepts out = NULL
+ * to ask for the size (it then sets *len and returns 0), and returns SZ_E_ARGUMENT when cap is too
+ * small or m breaks a bound. Pure: no I/O, no printing. */
+#ifndef SZ_MSG_H
+#define SZ_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "merkle.h"
+
+/* ---- Message types (WIRE.md section 8). 1 and 2 are HELLO and ERROR, from frame.h. ---- */
+#define SZ_MSG_HELLO_OK 3       /* responder -> initiator, request id 0 */
+#define SZ_MSG_SUBMIT 4         /* request: one record envelope */
+#define SZ_MSG_SUBMITTED 5      /* response to SUBMIT */
+#define SZ_MSG_GET 6            /* request: a record (and optionally one version) */
+#define SZ_MSG_RECORD 7         /* response to GET */
+#define SZ_MSG_HISTORY 8        /* request: every version of a record */
+#define SZ_MSG_VERSION 9        /* stream item answering HISTORY */
+#define SZ_MSG_END 10           /* ends a stream */
+#define SZ_MSG_LIST 11          /* request: an index query */
+#define SZ_MSG_LIST_PAGE 12     /* response to LIST */
+#define SZ_MSG_SEARCH 13        /* request: a full-text query */
+#define SZ_MSG_SEARCH_RESULT 14 /* response to SEARCH */
+#define SZ_MSG_STATUS 15        /* request: node status (empty payload) */
+#define SZ_MSG_STATUS_OK 16     /* response to STATUS */
+/* 17..31 are reserved for replication and audit (SYNC, AUDIT, PEER_*: a later issue); 32..255
+ * are unassigned. A node answers an unknown or reserved type with ERROR SZ_E_PROTOCOL. */
+#define SZ_MSG_RESERVED_FIRST 17
+#define SZ_MSG_RESERVED_LAST 31
+
+/* Bounds. */
+#define SZ_MSG_MAX_SOFTWARE 64 /* software name, printable ASCII */
+#define SZ_MSG_MAX_HEX 64      /* hex digits of an id or version prefix */
+#define SZ_MSG_MAX_HEADS 256   /* conflicting heads listed in RECORD */
+#define SZ_MSG_MAX_FIELD 64    /* LIST filter field name */
+#define SZ_MSG_MAX_VALUE 256   /* LIST filter value */
+#define SZ_MSG_MAX_CURSOR 96   /* LIST cursor token (SZ_CURSOR_TOKEN_LEN) */
+#define SZ_MSG_MAX_FILTERS 8   /* LIST filters (SZ_QUERY_MAX_FILTERS) */
+#define SZ_MSG_MAX_LIST 1000   /* LIST limit and LIST_PAGE entries (SZ_QUERY_MAX_LIMIT) */
+#define SZ_MSG_MAX_TITLE 256   /* bytes of title per LIST_PAGE entry (UTF-8, may be cut) */
+#define SZ_MSG_MAX_QUERY 1024  /* SEARCH query text (SZ_FTS_MAX_QUERY) */
+#define SZ_MSG_MAX_HITS 1000   /* SEARCH limit and SEARCH_RESULT entries */
+#define SZ_MSG_MAX_PEERS 1024  /* STATUS_OK peers */
+#define SZ_MSG_MAX_ADDRESS 255 /* peer address text */
+
+/* HELLO roles. */
+#define SZ_ROLE_CLIENT 1
+#define SZ_ROLE_MIRROR 2
+
+/* SUBMITTED flags (the same bits as the store's SZ_PUT_*). */
+#define SZ_SUBMIT_EXISTED 0x01u    /* the version was already stored */
+#define SZ_SUBMIT_CURRENT 0x02u    /* it is now the current version of its record */
+#define SZ_SUBMIT_NEW_RECORD 0x04u /* it is the first version of a record new to the node */
+#define SZ_SUBMIT_CONFLICT 0x08u   /* the record now has more than one head */
+#define SZ_SUBMIT_FLAGS_KNOWN 0x0Fu
+
+/* LIST order. */
+#define SZ_LIST_OLDEST_FIRST 0
+#define SZ_LIST_NEWEST_FIRST 1
+
+/* ---- HELLO (type 1): count u8, versions u16..., role u8, software str8, [reserved] ---- */
+typedef struct sz_msg_hello_s {
+    sz_hello_t versions;                    /* what the initiator speaks (frame.h rules) */
+    uint8_t role;                           /* SZ_ROLE_* */
+    char software[SZ_MSG_MAX_SOFTWARE + 1]; /* e.g. "samizdat/0.1", NUL-terminated */
+} sz_msg_hello_t;
+int sz_msg_hello_encode(const sz_msg_hello_t *m, uint8_t *out, size_t cap, size_t *out_len);
+/* Bytes after the software name are ignored (reserved for later versions). */
+int sz_msg_hello_decode(sz_msg_hello_t *m, const uint8_t *in, size_t len);
+
+/* ---- HELLO_OK (type 3): version u16, node key [32], software str8, max_message u32,
+ *      max_inflight u16, [reserved] ---- */
+typedef struct sz_msg_hello_ok_s {
+    uint16_t version;     /* the chosen message protocol version */
+    uint8_t node_key[32]; /* the node's Ed25519 key (also proved by the handshake) */
+    char software[SZ_MSG_MAX_SOFTWARE + 1];
+    uint32_t max_message;  /* largest request payload the node accepts, <= SZ_MSG_MAX */
+    uint16_t max_inflight; /* requests the node works on at once per connection, >= 1 */
+} sz_msg_hello_ok_t;
+int sz_msg_hello_ok_encode(const sz_msg_hello_ok_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_hello_ok_decode(sz_msg_hello_ok_t *m, const uint8_t *in, size_t len);
+
+/* ---- ERROR (type 2): see frame.h (sz_error_msg_*). This helper builds one for people: it copies
+ * text (a C string, borrowed) into buf (SZ_ERROR_MAX_TEXT bytes), cut at the bound on a UTF-8
+ * boundary with every control byte replaced by '?', and fills e to point at it. code must be
+ * negative and not SZ_E_UPGRADE (which needs the version list; fill that by hand). ---- */
+void sz_msg_error_make(sz_error_msg_t *e, int code, const char *text,
+                       char buf[static SZ_ERROR_MAX_TEXT]);
+
+/* ---- SUBMIT (type 4): the payload is exactly one record envelope (RECORD.md), at most
+ * SZ_RECORD_MAX_LEN bytes; the record codec judges its contents. ---- */
+typedef struct sz_msg_submit_s {
+    const uint8_t *envelope; /* borrowed */
+    size_t len;
+} sz_msg_submit_t;
+int sz_msg_submit_encode(const sz_msg_submit_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_submit_decode(sz_msg_submit_t *m, const uint8_t *in, size_t len);
+
+/* ---- SUBMITTED (type 5): version hash [32], record id [32], seq u64, flags u8 ---- */
+typedef struct sz_msg_submitted_s {
+    uint8_t version_hash[32];
+    uint8_t record_id[32];
+    uint64_t seq;  /* position in the node's append log */
+    uint8_t flags; /* SZ_SUBMIT_* */
+} sz_msg_submitted_t;
+#define SZ_MSG_SUBMITTED_LEN 73
+int sz_msg_submitted_encode(const sz_msg_submitted_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_submitted_decode(sz_msg_submitted_t *m, const uint8_t *in, size_t len);
+
+/* ---- GET (type 6): id str8 (1..64 hex digits: a record id or unique prefix), version str8
+ * (0..64 hex digits: empty for the current version, else a version hash or unique prefix of a
+ * version of that record). HISTORY (type 8): id str8 only. Hex digits in either case. ---- */
+typedef struct sz_msg_get_s {
+    char id[SZ_MSG_MAX_HEX + 1];      /* NUL-terminated hex */
+    char version[SZ_MSG_MAX_HEX + 1]; /* NUL-terminated hex; "" = current */
+} sz_msg_get_t;
+int sz_msg_get_encode(const sz_msg_get_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_get_decode(sz_msg_get_t *m, const uint8_t *in, size_t len);
+
+typedef struct sz_msg_history_s {
+    char id[SZ_MSG_MAX_HEX + 1];
+} sz_msg_history_t;
+int sz_msg_history_encode(const sz_msg_history_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_history_decode(sz_msg_history_t *m, const uint8_t *in, size_t len);
+
+/* ---- RECORD (type 7): record id [32], current [32], generation u32, first created u64,
+ * nversions u32, nheads u16 (1..256), heads [32]*nheads, version hash [32] (the version whose
+ * envelope follows: the current one unless GET named another), envelope blob32. ---- */
+typedef struct sz_msg_record_s {
+    uint8_t record_id[32];
+    uint8_t current[32];
+    uint32_t generation;    /* of the current version */
+    uint64_t first_created; /* ms since the epoch */
+    uint32_t nversions;
+    uint16_t nheads;      /* 1, or more when in conflict (current first) */
+    const uint8_t *heads; /* nheads * 32 bytes, borrowed */
+    uint8_t version_hash[32];
+    const uint8_t *envelope; /* borrowed */
+    size_t envelope_len;     /* 1..SZ_RECORD_MAX_LEN */
+} sz_msg_record_t;
+int sz_msg_record_encode(const sz_msg_record_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_record_decode(sz_msg_record_t *m, const uint8_t *in, size_t len);
+
+/* ---- VERSION (type 9), one per version in append (topological) order, all with the HISTORY's
+ * request id: seq u64, version hash [32], generation u32, envelope blob32. ---- */
+typedef struct sz_msg_version_s {
+    uint64_t seq;
+    uint8_t version_hash[32];
+    uint32_t generation;
+    const uint8_t *envelope; /* borrowed */
+    size_t envelope_len;
+} sz_msg_version_t;
+int sz_msg_version_encode(const sz_msg_version_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_version_decode(sz_msg_version_t *m, const uint8_t *in, size_t len);
+
+/* ---- END (type 10): count u32, the number of stream items sent before it. ---- */
+typedef struct sz_msg_end_s {
+    uint32_t count;
+} sz_msg_end_t;
+int sz_msg_end_encode(const sz_msg_end_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_end_decode(sz_msg_end_t *m, const uint8_t *in, size_t len);
+
+/* ---- LIST (type 11): kind u8 (0 = any, else sz_kind_t), order u8 (SZ_LIST_*), limit u16
+ * (1..1000), cursor str8 (0..96, empty for the first page), nfilters u8 (0..8), then per filter:
+ * field str8 (1..64), value str16 (1..256). Filter fields are those of daemon/index.h. ---- */
+typedef struct sz_msg_filter_s {
+    char field[SZ_MSG_MAX_FIELD + 1];
+    char value[SZ_MSG_MAX_VALUE + 1];
+} sz_msg_filter_t;
+typedef struct sz_msg_list_s {
+    uint8_t kind;
+    uint8_t order;
+    uint16_t limit;
+    char cursor[SZ_MSG_MAX_CURSOR + 1];
+    uint8_t nfilters;
+    sz_msg_filter_t filters[SZ_MSG_MAX_FILTERS];
+} sz_msg_list_t;
+int sz_msg_list_encode(const sz_msg_list_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_list_decode(sz_msg_list_t *m, const uint8_t *in, size_t len);
+
+/* ---- LIST_PAGE (type 12): count u16 (0..1000), per entry: record id [32], kind u8, first
+ * created u64, current [32], title str16 (0..256 bytes of UTF-8; empty when the record has none
+ * or is sealed), then next cursor str8 (0..96; empty on the last page). ---- */
+typedef struct sz_msg_list_entry_s {
+    uint8_t record_id[32];
+    uint8_t kind;
+    uint64_t created;
+    uint8_t current[32];
+    const uint8_t *title; /* borrowed UTF-8, not NUL-terminated */
+    uint16_t title_len;
+} sz_msg_list_entry_t;
+typedef struct sz_msg_list_page_s {
+    uint16_t count;
+    sz_msg_list_entry_t *entries; /* encode: count entries, borrowed. decode: see below */
+    char next_cursor[SZ_MSG_MAX_CURSOR + 1];
+} sz_msg_list_page_t;
+int sz_msg_list_page_encode(const sz_msg_list_page_t *m, uint8_t *out, size_t cap, size_t *out_len);
+/* Decodes into m; m->entries must point at a caller array of cap_entries entries (at most
+ * SZ_MSG_MAX_LIST are ever needed); more entries than that is SZ_E_TOO_LARGE. */
+int sz_msg_list_page_decode(sz_msg_list_page_t *m, size_t cap_entries, const uint8_t *in,
+                            size_t len);
+
+/* ---- SEARCH (type 13): limit u16 (1..1000), query str16 (1..1024, fts.h syntax). ---- */
+typedef struct sz_msg_search_s {
+    uint16_t limit;
+    char query[SZ_MSG_MAX_QUERY + 1];
+} sz_msg_search_t;
+int sz_msg_search_encode(const sz_msg_search_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_search_decode(sz_msg_search_t *m, const uint8_t *in, size_t len);
+
+/* ---- SEARCH_RESULT (type 14): count u16 (0..1000), per hit: record id [32], score (IEEE 754
+ * binary64 as u64, finite). Best first. ---- */
+typedef struct sz_msg_hit_s {
+    uint8_t record_id[32];
+    double score;
+} sz_msg_hit_t;
+typedef struct sz_msg_search_result_s {
+    uint16_t count;
+    sz_msg_hit_t *hits; /* encode: borrowed; decode: caller array of cap_hits entries */
+} sz_msg_search_result_t;
+int sz_msg_search_result_encode(const sz_msg_search_result_t *m, uint8_t *out, size_t cap,
+                                size_t *out_len);
+int sz_msg_search_result_decode(sz_msg_search_result_t *m, size_t cap_hits, const uint8_t *in,
+                                size_t len);
+
+/* ---- STATUS (type 15): empty payload. ---- */
+int sz_msg_status_decode(const uint8_t *in, size_t len);
+
+/* ---- STATUS_OK (type 16): node key [32], software str8, protocol version u16, records u64,
+ * versions u64, fts lag u64 (log entries not yet searchable), tree head (SZ_TREE_HEAD_LEN bytes,
+ * merkle.h encoding, signed with the node key), npeers u16 (0..1024), per peer: key [32],
+ * address str8 (1..255), connected u8 (0 or 1), last seen u64 (ms since the epoch, 0 = never).
+ * Version 1 nodes send no peers yet. ---- */
+typedef struct sz_msg_peer_s {
+    uint8_t key[32];
+    const uint8_t *address; /* borrowed, not NUL-terminated */
+    uint8_t address_len;
+    uint8_t connected;
+    uint64_t last_seen;
+} sz_msg_peer_t;
+typedef struct sz_msg_status_ok_s {
+    uint8_t node_key[32];
+    char software[SZ_MSG_MAX_SOFTWARE + 1];
+    uint16_t protocol_version;
+    uint64_t records;
+    uint64_t versions;
+    uint64_t fts_lag;
+    sz_tree_head_t tree_head; /* decode checks the encoding, not the signature */
+    uint16_t npeers;
+    sz_msg_peer_t *peers; /* encode: borrowed; decode: caller array of cap_peers entries */
+} sz_msg_status_ok_t;
+int sz_msg_status_ok_encode(const sz_msg_status_ok_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_status_ok_decode(sz_msg_status_ok_t *m, size_t cap_peers, const uint8_t *in, size_t len);
+
+/* Returns the message type's name ("SUBMIT"), "RESERVED" or "UNKNOWN". Never NULL. */
+const char *sz_msg_type_name(unsigned type);
+
+#endif
