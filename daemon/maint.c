@@ -323,6 +323,7 @@ int sz_maint_check(const char *dir, sz_maint_line_cb cb, void *arg, size_t *prob
     if (rc != 0)
         goto out;
     sz_merkle_frontier_t f, stored;
+    sz_merkle_frontier_init(&f);
     uint64_t nlog = 0, nnodes = 0, nrec = 0, nmem = 0;
     if ((rc = check_log(&c, &f, &nlog, &nnodes)) != 0)
         goto out;

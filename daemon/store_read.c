@@ -165,7 +165,7 @@ static int get_record_in(sz_store_t *s, MDB_txn *txn, const uint8_t *rid, sz_sto
     mdb_cursor_close(c);
     rc = (rc == MDB_NOTFOUND || rc == 0) ? 0 : (rc < 0 ? rc : sz__lmdb_err(rc));
     for (size_t i = 0; rc == 0 && i < nh; i++) {
-        sz__byhash_t b;
+        sz__byhash_t b = {0};
         rc = version_meta(s, txn, h[i].hash, &b);
         h[i].gen = b.generation;
         h[i].created = b.created;
