@@ -602,14 +602,42 @@ static int builder_body(builder_t *b, unsigned kind, const uint8_t *body, size_t
     return rc;
 }
 
-static int tok_cmp(const void *a, const void *b) {
-    const tok_t *x = a, *y = b;
+static int tok_less(const tok_t *x, const tok_t *y) {
     if (x->pre != y->pre)
-        return x->pre < y->pre ? -1 : 1;
+        return x->pre < y->pre;
     int c = term_cmp(x->p, x->len, y->p, y->len);
-    if (c != 0)
-        return c;
-    return (x->pos > y->pos) - (x->pos < y->pos);
+    return c != 0 ? c < 0 : x->pos < y->pos;
+}
+
+/* Sorts words by term then position: a merge sort with inline comparisons, since qsort's indirect
+ * calls were a tenth of the indexing time. Runs of 8 are insertion-sorted first. */
+static void tok_sort(tok_t *v, tok_t *tmp, size_t n) {
+    for (size_t lo = 0; lo < n; lo += 8) {
+        size_t hi = lo + 8 < n ? lo + 8 : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            tok_t x = v[i];
+            size_t j = i;
+            while (j > lo && tok_less(&x, &v[j - 1])) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = x;
+        }
+    }
+    for (size_t width = 8; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n,
+                   hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = tok_less(&v[j], &v[i]) ? v[j++] : v[i++];
+            while (i < mid)
+                tmp[k++] = v[i++];
+            while (j < hi)
+                tmp[k++] = v[j++];
+        }
+        memcpy(v, tmp, n * sizeof(tok_t));
+    }
 }
 
 /* Encodes the forward entry of the collected words into b->out. */
@@ -617,7 +645,8 @@ static int builder_encode(builder_t *b) {
     int rc;
     while (b->nseq > 0 && b->off[b->nseq - 1] == UINT32_MAX)
         b->nseq--; /* a trailing field break carries nothing */
-    if ((rc = grow((void **)&b->toks, &b->toks_cap, b->words + 1, sizeof(tok_t))) != 0)
+    if ((rc = grow((void **)&b->toks, &b->toks_cap, 2 * ((size_t)b->words + 1), sizeof(tok_t))) !=
+        0)
         return rc;
     size_t nt = 0;
     for (size_t i = 0; i < b->nseq; i++) {
@@ -629,7 +658,7 @@ static int builder_encode(builder_t *b) {
         b->toks[nt].pos = (uint32_t)i;
         nt++;
     }
-    qsort(b->toks, nt, sizeof(tok_t), tok_cmp);
+    tok_sort(b->toks, b->toks + nt, nt);
     /* Reuse off[] for the sequence of term numbers (0 = field break). */
     size_t nterms = 0;
     for (size_t i = 0; i < nt; i++) {
@@ -1005,6 +1034,13 @@ int sz_fts_flush(sz_fts_t *fts, MDB_txn *txn) {
         goto out;
     if ((rc = sz__lmdb_err(mdb_cursor_open(txn, fts->pending, &pc))) != 0)
         goto out;
+    MDB_stat pst;
+    if ((rc = sz__lmdb_err(mdb_stat(txn, fts->pending, &pst))) != 0)
+        goto out;
+    /* Size the term table for about 16 new terms per document, so it rarely rehashes. */
+    while (gr.nslot < pst.ms_entries * 32 && gr.nslot < ((size_t)1 << 22))
+        if ((rc = grouper_rehash(&gr)) != 0)
+            goto out;
     MDB_val k, v;
     int op = MDB_FIRST;
     size_t ndocs = 0;

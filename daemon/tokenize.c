@@ -504,6 +504,45 @@ int sz_tokenizer_next(sz_tokenizer_t *t, uint8_t out[static SZ_TOKEN_MAX], size_
     uint32_t last = 0;
     int in = 0, full = 0;
     while (t->p < t->end) {
+        /* Fast paths for ASCII letters and digits and the basic Cyrillic alphabet, which are
+         * most of the text; everything else takes the general path below. */
+        uint8_t c0 = t->p[0];
+        if (c0 < 0x80) {
+            uint8_t lc = (c0 >= 'A' && c0 <= 'Z') ? (uint8_t)(c0 + 32) : c0;
+            if ((lc >= 'a' && lc <= 'z') || (lc >= '0' && lc <= '9')) {
+                t->p++;
+                in = 1;
+                if (!full) {
+                    if (n + 1 > SZ_TOKEN_MAX) {
+                        full = 1;
+                    } else {
+                        last_off = n;
+                        last = lc;
+                        out[n++] = lc;
+                    }
+                }
+                continue;
+            }
+        } else if ((c0 == 0xD0 || c0 == 0xD1) && t->end - t->p >= 2 && (t->p[1] & 0xC0) == 0x80) {
+            uint32_t c = ((uint32_t)(c0 & 0x1F) << 6) | (t->p[1] & 0x3Fu);
+            if (c >= 0x0410 && c <= 0x044F) {
+                if (c < 0x0430)
+                    c += 0x20;
+                t->p += 2;
+                in = 1;
+                if (!full) {
+                    if (n + 2 > SZ_TOKEN_MAX) {
+                        full = 1;
+                    } else {
+                        last_off = n;
+                        last = c;
+                        out[n++] = (uint8_t)(0xC0 | (c >> 6));
+                        out[n++] = (uint8_t)(0x80 | (c & 0x3F));
+                    }
+                }
+                continue;
+            }
+        }
         uint32_t cp;
         size_t k = sz_utf8_decode(t->p, t->end, &cp);
         fold_t f;

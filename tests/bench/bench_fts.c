@@ -5,12 +5,13 @@
  *   - index bytes per document (pages of the fts_ databases),
  *   - query latency p50/p99/max per rarity class and overall.
  *
- * Usage: bench_fts [-n DOCS] [-d DIR] [-q QUERIES] [-s] [-k]
+ * Usage: bench_fts [-n DOCS] [-d DIR] [-q QUERIES] [-s] [-k] [-p PENDING]
  *   -n  documents to index (default 1000000)
  *   -d  folder for the LMDB environment (default: a new folder under /tmp, removed at the end)
  *   -q  queries per rarity class (default 50; six classes)
  *   -s  sync every commit (default: MDB_NOSYNC, as a catch-up pass that can be redone)
- *   -k  keep the folder */
+ *   -k  keep the folder
+ *   -p  pending documents that trigger a merge (default SZ_FTS_PENDING_MAX) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +125,7 @@ static int dcmp(const void *a, const void *b) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: bench_fts [-n DOCS] [-d DIR] [-q QUERIES] [-s] [-k]\n");
+    fprintf(stderr, "usage: bench_fts [-n DOCS] [-d DIR] [-q QUERIES] [-s] [-k] [-p PENDING]\n");
     exit(2);
 }
 
@@ -193,10 +194,11 @@ static void run_queries(MDB_env *env, sz_fts_t *fts, size_t nq, size_t ndocs) {
 }
 
 int main(int argc, char **argv) {
-    size_t ndocs = 1000000, nq = 50;
+    size_t ndocs = 1000000, nq = 50, pending = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
     const char *dir = NULL;
     int sync = 0, keep = 0, opt;
-    while ((opt = getopt(argc, argv, "n:d:q:sk")) != -1) {
+    while ((opt = getopt(argc, argv, "n:d:q:skp:")) != -1) {
         switch (opt) {
         case 'n':
             ndocs = strtoull(optarg, NULL, 10);
@@ -212,6 +214,9 @@ int main(int argc, char **argv) {
             break;
         case 'k':
             keep = 1;
+            break;
+        case 'p':
+            pending = strtoull(optarg, NULL, 10);
             break;
         default:
             usage();
@@ -239,6 +244,7 @@ int main(int argc, char **argv) {
     sz_fts_t *fts;
     check(mdb_txn_begin(env, NULL, 0, &txn), "txn");
     check(sz_fts_open(&fts, txn), "fts open");
+    sz_fts_set_pending_limit(fts, pending);
     check(mdb_txn_commit(txn), "commit");
 
     char(*bodies)[2048] = malloc(BATCH * sizeof(*bodies));
