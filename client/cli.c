@@ -18,9 +18,10 @@
 
 /* Global options, understood by every command, before or after its name. To add one (such as
  * --node), give it an id here, a row in the table and a case in apply_global(). */
-enum { GLOBAL_KEY = -100, GLOBAL_JSON, GLOBAL_HELP };
+enum { GLOBAL_KEY = -100, GLOBAL_JSON, GLOBAL_HELP, GLOBAL_NODE };
 static const sz_cli_option_t global_options[] = {
     {"key", 0, 1, GLOBAL_KEY},
+    {"node", 0, 1, GLOBAL_NODE},
     {"json", 0, 0, GLOBAL_JSON},
     {"help", 'h', 0, GLOBAL_HELP},
     {NULL, 0, 0, 0},
@@ -100,6 +101,9 @@ static int apply_global(sz_cli_t *cli, const sz_cli_option_t *o, const char *arg
         return SZ_CLI_GO;
     case GLOBAL_JSON:
         cli->json = 1;
+        return SZ_CLI_GO;
+    case GLOBAL_NODE:
+        cli->node = arg;
         return SZ_CLI_GO;
     default:
         return SZ_EXIT_USAGE;

@@ -38,11 +38,12 @@ struct sz_cli_command_s {
 struct sz_cli_s {
     const sz_cli_command_t *command; /* NULL before dispatch */
     const char *key_path;            /* --key FILE, or NULL */
+    const char *node;                /* --node HOST:PORT|INVITE, or NULL (then $SAMIZDAT_NODE) */
     int json;                        /* --json */
 };
 
-/* A command's option. Global options (--key FILE, --json, --help/-h) are known to every command
- * and need not be listed. */
+/* A command's option. Global options (--key FILE, --node NODE, --json, --help/-h) are known to
+ * every command and need not be listed. */
 typedef struct sz_cli_option_s {
     const char *name; /* long name without the dashes */
     char short_name;  /* single-letter form, or 0 */

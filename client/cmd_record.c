@@ -7,6 +7,7 @@
 #include "record.h"
 #include "schema.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +33,13 @@ const char sz_usage_sign[] =
     "  --json             print the result as JSON\n";
 
 const char sz_usage_verify[] =
-    "usage: samizdat verify FILE [--json]\n"
+    "usage: samizdat verify FILE|ID [--json]\n"
     "\n"
     "Checks a record file: its structure, its signature and, unless it is sealed, its body\n"
-    "against the kind's schema. Prints the version hash (equal to sha256sum FILE), record id,\n"
+    "against the kind's schema. An argument that is not an existing file is taken as a record\n"
+    "id (or unique prefix): its current version is fetched from the node (--node or\n"
+    "$SAMIZDAT_NODE) and checked here the same way. Prints the version hash (equal to sha256sum "
+    "FILE), record id,\n"
     "kind, author key, creation time (UTC) and parents. Any problem is reported as one line\n"
     "on stderr with exit status 1.\n"
     "\n"
@@ -218,6 +222,9 @@ int sz_cmd_verify(sz_cli_t *cli, int argc, char **argv) {
     if (nop != 1)
         return sz_cli_usage_error(cli, nop == 0 ? "missing FILE" : "expected one FILE");
     const char *path = argv[1];
+    /* An argument that names no file is a record id (or prefix) to fetch from the node. */
+    if (access(path, F_OK) != 0 && errno == ENOENT && sz_hex_is_prefix(path, SZ_HASH_HEX_LEN))
+        return sz_node_verify_id(cli, path);
     checked_t c;
     if ((rc = load_record(cli, path, &c)) != SZ_EXIT_OK)
         return rc;

@@ -17,4 +17,24 @@ extern const char sz_usage_sign[];
 extern const char sz_usage_verify[];
 extern const char sz_usage_show[];
 
+/* client/cmd_node.c: commands that talk to a node (--node or $SAMIZDAT_NODE). */
+int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv);
+int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv);
+int sz_cmd_get(sz_cli_t *cli, int argc, char **argv);
+int sz_cmd_history(sz_cli_t *cli, int argc, char **argv);
+int sz_cmd_list(sz_cli_t *cli, int argc, char **argv);
+int sz_cmd_search(sz_cli_t *cli, int argc, char **argv);
+int sz_cmd_status(sz_cli_t *cli, int argc, char **argv);
+extern const char sz_usage_submit[];
+extern const char sz_usage_amend[];
+extern const char sz_usage_get[];
+extern const char sz_usage_history[];
+extern const char sz_usage_list[];
+extern const char sz_usage_search[];
+extern const char sz_usage_status[];
+
+/* Fetches record id (a hex prefix) from the node and verifies it as 'verify FILE' does a file;
+ * 'samizdat verify' calls it when its argument is not an existing file. Returns an exit status. */
+int sz_node_verify_id(sz_cli_t *cli, const char *id);
+
 #endif

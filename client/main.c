@@ -15,28 +15,41 @@ static const sz_cli_command_t commands[] = {
     {"verify", sz_cmd_verify, "check a record file: structure, signature and schema",
      sz_usage_verify},
     {"show", sz_cmd_show, "verify a record file and print its contents", sz_usage_show},
+    {"submit", sz_cmd_submit, "sign a testimony or case and send it to the node", sz_usage_submit},
+    {"amend", sz_cmd_amend, "add a new version to a record on the node", sz_usage_amend},
+    {"get", sz_cmd_get, "fetch a record from the node and verify it", sz_usage_get},
+    {"history", sz_cmd_history, "list every version of a record", sz_usage_history},
+    {"list", sz_cmd_list, "list records, with filters", sz_usage_list},
+    {"search", sz_cmd_search, "full-text search of the node's records", sz_usage_search},
+    {"status", sz_cmd_status, "the node's key, version, counts, peers and tree head",
+     sz_usage_status},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void print_help(FILE *f) {
     /* Only ever printed on request, so to stdout; errors stay one line on stderr. */
-    fprintf(f, "usage: samizdat [--key FILE] [--json] <command> [options] [arguments]\n"
+    fprintf(f, "usage: samizdat [--node NODE] [--key FILE] [--json] <command> [options] [args]\n"
                "       samizdat <command> --help | samizdat --help | samizdat --version\n"
                "\n"
                "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f,
-            "\n"
-            "Global options (before or after the command):\n"
-            "  --key FILE   secret key file (default $SAMIZDAT_KEY, then\n"
-            "               ~/.config/samizdat/secret.key)\n"
-            "  --json       print results as JSON\n"
-            "  -h, --help   show help\n"
-            "\n"
-            "Environment: SAMIZDAT_KEY, SAMIZDAT_PASSPHRASE_FILE (a file whose first line is the\n"
-            "passphrase, for scripts), XDG_CONFIG_HOME.\n"
-            "Exit status: 0 success, 1 failure (reason on stderr), 2 usage error.\n");
+    fprintf(f, "\n"
+               "Global options (before or after the command):\n"
+               "  --key FILE   secret key file (default $SAMIZDAT_KEY, then\n"
+               "               ~/.config/samizdat/secret.key)\n"
+               "  --node NODE  the node to talk to (default $SAMIZDAT_NODE): an invite\n"
+               "               (sz1,HOST:PORT,NODEKEY,NETKEY), which pins the node's key, or\n"
+               "               HOST:PORT, which takes the network key from\n"
+               "               $SAMIZDAT_NETWORK_KEY_FILE or ~/.config/samizdat/network.key and\n"
+               "               does NOT pin the node's key\n"
+               "  --json       print results as JSON\n"
+               "  -h, --help   show help\n"
+               "\n"
+               "Environment: SAMIZDAT_NODE, SAMIZDAT_KEY, SAMIZDAT_NETWORK_KEY_FILE,\n"
+               "SAMIZDAT_TIMEOUT_MS (network wait, default 10000), SAMIZDAT_PASSPHRASE_FILE (a\n"
+               "file whose first line is the passphrase, for scripts), XDG_CONFIG_HOME.\n"
+               "Exit status: 0 success, 1 failure (reason on stderr), 2 usage error.\n");
 }
 
 static const sz_cli_command_t *find_command(const char *name) {

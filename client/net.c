@@ -2,6 +2,7 @@
 
 #include "encoding.h"
 #include "error.h"
+#include "msg.h"
 #include "noise.h"
 
 #include <errno.h>
@@ -38,6 +39,9 @@ struct sz_net_s {
     int error; /* sticky: the connection is unusable */
     uint32_t next_id;
     uint8_t node_key[32];
+    char software[SZ_MSG_MAX_SOFTWARE + 1];
+    unsigned max_inflight;
+    uint32_t max_message;
     char err[SZ_NET_ERROR_MAX];
 };
 
@@ -439,13 +443,18 @@ out:
 }
 
 static int negotiate(sz_net_t *c) {
-    sz_hello_t mine = {.count = 1, .versions = {SZ_PROTOCOL_VERSION}};
-    uint8_t buf[1 + 2 * SZ_HELLO_MAX_VERSIONS];
+    sz_msg_hello_t mine;
+    memset(&mine, 0, sizeof(mine));
+    mine.versions.count = 1;
+    mine.versions.versions[0] = SZ_PROTOCOL_VERSION;
+    mine.role = SZ_ROLE_CLIENT;
+    snprintf(mine.software, sizeof(mine.software), "%s", SZ_NET_SOFTWARE);
+    uint8_t buf[256];
     size_t n = 0;
-    int rc = sz_hello_encode(&mine, buf, sizeof(buf), &n);
-    if (rc == 0)
-        rc = sz_net_queue(c, SZ_MSG_HELLO, 0, buf, n);
+    int rc = sz_msg_hello_encode(&mine, buf, sizeof(buf), &n);
     if (rc != 0)
+        return set_err(c, rc, "cannot encode HELLO: %s", sz_strerror(rc));
+    if ((rc = sz_net_queue(c, SZ_MSG_HELLO, 0, buf, n)) != 0)
         return rc;
     sz_msg_t m;
     rc = sz_net_recv(c, &m);
@@ -475,11 +484,17 @@ static int negotiate(sz_net_t *c) {
         return fail(c, set_err(c, e.code, "the node refused the connection: %.*s", (int)e.text_len,
                                e.text));
     }
-    sz_hello_t theirs;
-    if (m.header.type != SZ_MSG_HELLO || sz_hello_decode(&theirs, m.payload, m.len) != 0 ||
-        theirs.count != 1 || theirs.versions[0] != SZ_PROTOCOL_VERSION)
+    sz_msg_hello_ok_t ok;
+    if (m.header.type != SZ_MSG_HELLO_OK || m.header.request_id != 0 ||
+        sz_msg_hello_ok_decode(&ok, m.payload, m.len) != 0 || ok.version != SZ_PROTOCOL_VERSION)
         return fail(c, set_err(c, SZ_E_PROTOCOL,
                                "the node answered HELLO with something else (protocol error)"));
+    if (sodium_memcmp(ok.node_key, c->node_key, 32) != 0)
+        return fail(c, set_err(c, SZ_E_PROTOCOL,
+                               "the node's HELLO_OK names another key than its handshake"));
+    memcpy(c->software, ok.software, sizeof(c->software));
+    c->max_inflight = ok.max_inflight > 0 ? ok.max_inflight : 1;
+    c->max_message = ok.max_message;
     return 0;
 }
 

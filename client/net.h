@@ -19,6 +19,7 @@
 
 #define SZ_NET_DEFAULT_TIMEOUT_MS 10000
 #define SZ_NET_ERROR_MAX 512
+#define SZ_NET_SOFTWARE "samizdat/0.1.0" /* announced in HELLO */
 
 typedef struct sz_net_s sz_net_t;
 
@@ -42,6 +43,11 @@ int sz_net_connect(sz_net_t **out, const sz_net_params_t *params, char *why, siz
 
 /* The node's authenticated Ed25519 key (32 bytes, borrowed from c). */
 const uint8_t *sz_net_node_key(const sz_net_t *c);
+
+/* What the node announced in HELLO_OK: its software name (borrowed from c) and how many
+ * requests it works on at once for this connection (>= 1). */
+const char *sz_net_software(const sz_net_t *c);
+unsigned sz_net_max_inflight(const sz_net_t *c);
 
 /* The one-line reason for the last failure on c (borrowed from c; "" if none). */
 const char *sz_net_error(const sz_net_t *c);
