@@ -73,7 +73,7 @@ typedef struct sz_config_s {
     uint32_t max_frame;             /* largest frame accepted, <= SZ_FRAME_MAX */
     uint32_t max_message;           /* largest reassembled message, <= SZ_MSG_MAX */
     uint32_t max_inflight_per_conn; /* requests in progress per connection before reads pause */
-    uint32_t max_write_queue;       /* bytes queued to a slow reader before reads pause */
+    uint64_t max_write_queue;       /* bytes queued to a slow reader before reads pause */
     uint32_t batch_max_records;     /* group commit: records per write transaction */
     uint32_t batch_max_delay_ms;    /* group commit: longest wait to fill a batch */
     uint32_t verify_threads;        /* libuv thread pool size; 0 = number of CPUs */
@@ -86,6 +86,7 @@ typedef struct sz_config_s {
     int log_level;                  /* SZ_LOG_* */
     int log_connections;            /* log each accepted and closed connection */
     uint64_t map_max_size;          /* largest LMDB map, bytes */
+    char node_name[SZ_CONFIG_STRING_MAX]; /* a name for people, shown by status; may be "" */
 } sz_config_t;
 
 /* One row of the table. For INT and SIZE, min/max bound the value; for STRING, its length. dflt is
