@@ -1,0 +1,111 @@
+/* Internals shared by server.c (listener, connections, handshake, dispatch), ingest.c (verify and
+ * group commit of SUBMIT) and handlers.c (read requests). Not a public contract.
+ *
+ * Every function here runs on the loop thread unless its name ends in _work (thread pool). */
+#ifndef SZ_SERVER_INT_H
+#define SZ_SERVER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "frame.h"
+#include "msg.h"
+#include "server.h"
+
+typedef struct sz_conn_s sz_conn_t;
+typedef struct sz_submit_job_s sz_submit_job_t;
+
+enum sz_conn_state_e {
+    SZ_CONN_HS1 = 1, /* waiting for handshake message 1 */
+    SZ_CONN_HS3,     /* sent message 2, waiting for message 3 */
+    SZ_CONN_HELLO,   /* session keys ready, waiting for HELLO */
+    SZ_CONN_READY,   /* HELLO_OK sent: requests accepted */
+    SZ_CONN_CLOSING, /* closed or closing: nothing more is read or sent */
+};
+
+struct sz_conn_s {
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* handshake timeout, then idle timeout */
+    sz_server_t *srv;
+    sz_conn_t *prev, *next; /* the server's list of open connections */
+    int state;
+    int refs;    /* two handles until their close callbacks ran, plus one per job in flight */
+    int reading; /* uv_read_start is active */
+    int close_when_drained;
+    sz_noise_t *hs;                       /* only while handshaking */
+    sz_cipher_t *send, *recv;             /* after the handshake */
+    sz_frame_decoder_t dec;               /* buffers only a frame split across reads */
+    sz_msg_assembler_t asm_;              /* buffers only a message split across frames */
+    uint8_t peer_key[32];                 /* the peer's Ed25519 identity, after message 3 */
+    unsigned inflight;                    /* requests accepted and not yet answered */
+    size_t queued;                        /* bytes handed to uv_write and not yet written */
+    sz_submit_job_t *sub_head, *sub_tail; /* SUBMITs of this connection in arrival order */
+    char addr[64];                        /* peer address text for logs */
+};
+
+struct sz_server_s {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_async_t stop_async;
+    int listening;
+    int stopping;
+    int finished; /* the final handles were closed */
+    const sz_config_t *cfg;
+    const sz_node_t *node;
+    sz_store_t *store;
+    const sz_policy_t *policy;
+    char software[SZ_MSG_MAX_SOFTWARE + 1];
+    uint16_t port;
+    sz_conn_t *conns; /* open connections */
+    size_t nconns;
+    uint8_t *rbuf;       /* shared read buffer: the loop consumes each read before the next */
+    uint8_t *plain;      /* shared decryption buffer, SZ_NOISE_MAX_PLAINTEXT bytes */
+    size_t pending_work; /* uv_work requests queued and not yet completed */
+    /* Group commit (ingest.c). */
+    sz_submit_job_t *commit_head, *commit_tail;
+    size_t commit_queued;
+    int committing;
+    int fts_running, fts_dirty;
+    uint64_t accepted, refused_full; /* counters for logs */
+};
+
+/* ---- server.c ---- */
+
+/* Seals one message to c and queues it for writing. Does nothing on a closing connection.
+ * Returns 0 or an error (the connection is then closed). */
+int sz_conn_send(sz_conn_t *c, uint8_t type, uint32_t request_id, const uint8_t *payload,
+                 size_t len);
+
+/* Sends ERROR with code and text (a C string, sanitised) for request_id. */
+int sz_conn_send_error(sz_conn_t *c, uint32_t request_id, int code, const char *text);
+
+/* Closes c with a log line naming reason (static text) and err. Idempotent. */
+void sz_conn_close(sz_conn_t *c, const char *reason, int err);
+
+/* A request of c finished: drops its in-flight count and reference, resumes reading when below
+ * the limits, and lets a pending shutdown proceed. */
+void sz_conn_request_done(sz_conn_t *c);
+
+/* Drops a reference taken for a job; frees c when it is closed and unreferenced. */
+void sz_conn_unref(sz_conn_t *c);
+
+/* Lets a stopping server close connections and finish when no work is left. */
+void sz_server_check_finish(sz_server_t *s);
+
+/* ---- ingest.c ---- */
+
+/* Takes a SUBMIT request (payload borrowed, copied). Always answers it eventually. */
+void sz_ingest_submit(sz_conn_t *c, uint32_t request_id, const uint8_t *payload, size_t len);
+
+/* True while submits are being verified or committed. */
+int sz_ingest_busy(const sz_server_t *s);
+
+/* ---- handlers.c ---- */
+
+/* Takes a read request (GET, HISTORY, LIST, SEARCH, STATUS; payload borrowed, copied) and answers
+ * it from the thread pool. */
+void sz_handlers_request(sz_conn_t *c, uint8_t type, uint32_t request_id, const uint8_t *payload,
+                         size_t len);
+
+#endif
