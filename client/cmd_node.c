@@ -67,6 +67,8 @@ const char sz_usage_get[] =
     "body_text (the exact signed bytes), conflicts (the other heads), generation, versions.\n"
     "\n"
     "  --version HASH   a version of the record (hash or unique prefix) instead of the current\n"
+    "  -o, --output OUT also write the verified envelope to the record file OUT (for\n"
+    "                   'samizdat verify' or 'show'; sha256sum OUT is the version hash)\n"
     "  --json           print the result as JSON\n"
     "\n" NODE_HELP;
 
@@ -435,6 +437,7 @@ static void print_parents(const sz_record_t *rec) {
 
 enum {
     OPT_ATTACH = 1,
+    OPT_OUTPUT,
     OPT_SEAL_TO,
     OPT_VERSION,
     OPT_KIND,
@@ -665,15 +668,24 @@ out_nofetch:
 
 /* ---- get ------------------------------------------------------------------------------------- */
 
+typedef struct get_args_s {
+    const char *version;
+    const char *output;
+} get_args_t;
+
 static int get_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
     (void)cli;
+    get_args_t *a = ctx;
     if (id == OPT_VERSION)
-        *(const char **)ctx = arg;
+        a->version = arg;
+    else if (id == OPT_OUTPUT)
+        a->output = arg;
     return SZ_CLI_GO;
 }
 
 static const sz_cli_option_t get_options[] = {
     {"version", 0, 1, OPT_VERSION},
+    {"output", 'o', 1, OPT_OUTPUT},
     {NULL, 0, 0, 0},
 };
 
@@ -762,11 +774,12 @@ static void print_fetched(const fetched_t *f, int with_body) {
 }
 
 int sz_cmd_get(sz_cli_t *cli, int argc, char **argv) {
-    const char *version = NULL;
+    get_args_t a = {NULL, NULL};
     int nop = 0;
-    int rc = sz_cli_parse(cli, argc, argv, get_options, get_option, &version, &nop);
+    int rc = sz_cli_parse(cli, argc, argv, get_options, get_option, &a, &nop);
     if (rc != SZ_CLI_GO)
         return rc;
+    const char *version = a.version;
     if (nop != 1)
         return sz_cli_usage_error(cli, nop == 0 ? "missing ID" : "expected one ID");
     if (!is_id_prefix(argv[1]))
@@ -774,6 +787,8 @@ int sz_cmd_get(sz_cli_t *cli, int argc, char **argv) {
     if (version != NULL && !is_id_prefix(version))
         return sz_cli_usage_error(cli, "--version must be 1 to 64 hex digits, not '%.80s'",
                                   version);
+    if (a.output != NULL && access(a.output, F_OK) == 0)
+        return sz_cli_fail(cli, "%.*s already exists", MAX_INPUT_PATH, a.output);
     sz_net_t *net = NULL;
     if ((rc = node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
         return rc;
@@ -782,6 +797,14 @@ int sz_cmd_get(sz_cli_t *cli, int argc, char **argv) {
     sz_net_close(net);
     if (rc != SZ_EXIT_OK)
         return rc;
+    if (a.output != NULL) {
+        rc = sz_cli_write_file(a.output, f.env, f.env_len, 0644, 0);
+        if (rc != 0) {
+            fetched_free(&f);
+            return sz_cli_fail(cli, "cannot write %.*s: %s", MAX_INPUT_PATH, a.output,
+                               sz_strerror(rc));
+        }
+    }
     if (cli->json) {
         json_t *o = fetched_json(&f, 1);
         dump_json(o);

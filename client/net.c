@@ -461,8 +461,9 @@ static int negotiate(sz_net_t *c) {
     if (rc == -ECONNRESET)
         /* The psk is only checked by the node at message 3, and it can only hang up. */
         return set_err(c, SZ_E_HANDSHAKE,
-                       "the node closed the connection after the handshake: wrong network key "
-                       "(an invite or network.key from another archive?)");
+                       "the node closed the connection at the end of the handshake: wrong network "
+                       "key (an invite or network.key from another archive?), or the connection "
+                       "was tampered with");
     if (rc != 0)
         return rc;
     if (m.header.type == SZ_MSG_ERROR) {
