@@ -117,6 +117,13 @@ static void on_handle_closed(uv_handle_t *h) {
     sz_conn_unref(h->data);
 }
 
+/* Our codes have names in error.h; libuv's (including UV_EOF) in libuv. */
+static const char *err_text(int err) {
+    if (err == 0)
+        return "none";
+    return (err <= -1000 && err > -2000) ? sz_errname(err) : uv_err_name(err);
+}
+
 void sz_conn_close(sz_conn_t *c, const char *reason, int err) {
     if (c->state == SZ_CONN_CLOSING)
         return;
@@ -125,9 +132,7 @@ void sz_conn_close(sz_conn_t *c, const char *reason, int err) {
     if (!quiet)
         SZ_LOG(err == 0 || err == UV_EOF ? SZ_LOG_INFO : SZ_LOG_WARN, "conn_close",
                SZ_LF_STR("peer", c->addr), SZ_LF_STR("reason", reason),
-               SZ_LF_STR("err", err == 0      ? "none"
-                                : err > -1000 ? uv_err_name(err)
-                                              : sz_errname(err)));
+               SZ_LF_STR("err", err_text(err)));
     c->state = SZ_CONN_CLOSING;
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
