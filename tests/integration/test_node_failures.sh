@@ -23,6 +23,11 @@ alice=$(sed -n 2p alice.key.pub)
 bob=$(sed -n 2p bob.key.pub)
 T=$EXAMPLES/testimony-minimal.json
 
+# logged NAME PATTERN LOG: the daemon's log says why it closed or refused.
+logged() {
+    grep -Eq -- "$2" "$3" && ok "$1: the daemon logs why" || bad "$1: logged" "no /$2/ in $3"
+}
+
 # still_serving NAME: the first daemon is alive and answers another client.
 still_serving() {
     if ! daemon_alive "$N1_PID"; then
@@ -43,12 +48,15 @@ echo "$otherkey" >other.netkey
 SAMIZDAT_NETWORK_KEY_FILE=$work/other.netkey expect_fail "HOST:PORT with another network key file" \
     "wrong network key" "$SAMIZDAT" --node "127.0.0.1:$N1_PORT" status
 still_serving "wrong network key"
+logged "wrong network key" "event=conn_close .*reason=handshake_msg3 err=HANDSHAKE" n1.log
 
 echo "# pinned node key that does not match"
 netkey=$(cut -d, -f4 n1/invite)
 expect_fail "an invite naming another node key" \
-    "node key mismatch: expected $bob, got $nodekey \(wrong invite, or someone is intercepting\)" \
+    "node key mismatch: expected .*, got .* \(wrong invite, or someone is intercepting\)" \
     "$SAMIZDAT" --node "sz1,127.0.0.1:$N1_PORT,$bob,$netkey" status
+grep -Fq "node key mismatch: expected $bob, got $nodekey (wrong invite" err &&
+    ok "the mismatch names both keys" || bad "the mismatch names both keys" "$(cat err)"
 expect_fail "submit to a mismatching node key sends nothing" "node key mismatch" \
     "$SAMIZDAT" --key alice.key --node "sz1,127.0.0.1:$N1_PORT,$bob,$netkey" submit testimony "$T"
 run "$SAMIZDAT" --json status
@@ -73,6 +81,7 @@ if start_daemon "$work/n2" --config "$work/allow.conf"; then
     expect_ok "anyone may read" "$SAMIZDAT" --node "$inv2" get "$aid"
     expect_fail "bob may not amend alice's record" "refused|policy|denied|not permitted" \
         "$SAMIZDAT" --node "$inv2" --key bob.key amend "$aid" "$T"
+    logged "unknown contributor" "event=submit_denied .*key=${bob//+/\\+} .*allow-list" n2.log
     daemon_alive "$DAEMON_PID" && ok "the allow-list node survives" || bad "allow-list node alive" "exited"
 else
     bad "a node with submission = allowlist starts" "see the log above"
@@ -103,6 +112,7 @@ tamper() { # NAME FRAME PATTERN
 tamper "tampered handshake message 3" 2 "end of the handshake"
 tamper "tampered HELLO" 3 "end of the handshake"
 tamper "tampered request frame" 4 "closed the connection"
+logged "tampered request frame" "reason=decrypt_failed err=DECRYPT" n1.log
 
 echo "# garbage"
 run timeout 20 python3 -c '
@@ -113,5 +123,6 @@ while s.recv(4096): pass
 print("closed")' "$N1_PORT"
 [ "$st" -eq 0 ] && grep -q closed out && ok "an oversized frame header is closed" || bad "oversized frame" "$(cat out err)"
 still_serving "oversized frame"
+logged "oversized frame" "reason=frame_too_large err=TOO_LARGE" n1.log
 
 finish
