@@ -74,6 +74,14 @@ const char *sz_net_error(const sz_net_t *c) {
 int sz_net_fd(const sz_net_t *c) {
     return c->fd;
 }
+
+unsigned sz_net_max_inflight(const sz_net_t *c) {
+    return c->max_inflight;
+}
+
+const char *sz_net_software(const sz_net_t *c) {
+    return c->software;
+}
 size_t sz_net_pending(const sz_net_t *c) {
     return c->out_len - c->out_off;
 }
