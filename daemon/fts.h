@@ -29,7 +29,7 @@
 #define SZ_FTS_MAX_PHRASE 32         /* words in one quoted phrase */
 #define SZ_FTS_MAX_DOC_TOKENS 65536  /* words indexed per document; the rest are ignored */
 #define SZ_FTS_MAX_CANDIDATES 200000 /* matching documents ranked per query; see FTS.md */
-#define SZ_FTS_PENDING_MAX 2048      /* default number of pending documents that triggers a merge */
+#define SZ_FTS_PENDING_MAX 8192      /* default number of pending documents that triggers a merge */
 
 typedef struct sz_fts_s sz_fts_t;
 

@@ -11,7 +11,8 @@
  *   -q  queries per rarity class (default 50; six classes)
  *   -s  sync every commit (default: MDB_NOSYNC, as a catch-up pass that can be redone)
  *   -k  keep the folder
- *   -p  pending documents that trigger a merge (default SZ_FTS_PENDING_MAX) */
+ *   -p  pending documents that trigger a merge (default SZ_FTS_PENDING_MAX)
+ *   -r  reuse the index already in DIR (from a run with -k) and only run the queries */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,8 +198,8 @@ int main(int argc, char **argv) {
     size_t ndocs = 1000000, nq = 50, pending = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *dir = NULL;
-    int sync = 0, keep = 0, opt;
-    while ((opt = getopt(argc, argv, "n:d:q:skp:")) != -1) {
+    int sync = 0, keep = 0, reuse = 0, opt;
+    while ((opt = getopt(argc, argv, "n:d:q:skp:r")) != -1) {
         switch (opt) {
         case 'n':
             ndocs = strtoull(optarg, NULL, 10);
@@ -213,6 +214,10 @@ int main(int argc, char **argv) {
             sync = 1;
             break;
         case 'k':
+            keep = 1;
+            break;
+        case 'r':
+            reuse = 1;
             keep = 1;
             break;
         case 'p':
@@ -249,12 +254,12 @@ int main(int argc, char **argv) {
 
     char(*bodies)[2048] = malloc(BATCH * sizeof(*bodies));
     size_t *lens = malloc(BATCH * sizeof(size_t));
-    double t_index = 0, t_tail = 0, t_commit = 0, c_index = 0, body_bytes = 0;
+    double t_index = 0, t_tail = 0, t_commit = 0, c_index = 0, c_tail = 0, body_bytes = 0;
     size_t tail_from = ndocs - ndocs / 10;
     printf("bench_fts: %zu documents of ~%d bytes, vocabulary %d words (Zipf s=1, Latin and "
            "Cyrillic), %d per transaction, %s\n",
            ndocs, BODY_TARGET, VOCAB, BATCH, sync ? "synced commits" : "MDB_NOSYNC");
-    for (size_t done = 0; done < ndocs; done += BATCH) {
+    for (size_t done = 0; done < ndocs && !reuse; done += BATCH) {
         for (size_t i = 0; i < BATCH; i++) {
             lens[i] = make_body(bodies[i], sizeof(bodies[i]));
             body_bytes += (double)lens[i];
@@ -271,8 +276,10 @@ int main(int argc, char **argv) {
         t_commit += now() - tc;
         c_index += cpu_now() - c0;
         t_index += dt;
-        if (done >= tail_from)
+        if (done >= tail_from) {
             t_tail += dt;
+            c_tail += cpu_now() - c0;
+        }
         if ((done + BATCH) % (ndocs / 10 < BATCH ? BATCH : ndocs / 10) == 0 && isatty(2))
             fprintf(stderr, "  %zu documents, %.0f docs/s so far\n", done + BATCH,
                     (double)(done + BATCH) / t_index);
@@ -287,28 +294,34 @@ int main(int argc, char **argv) {
     check(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), "txn");
     check(sz_fts_stats(fts, txn, &st), "stats");
     mdb_txn_abort(txn);
-    printf("indexing: %.0f docs/s overall (%.1f s, of which %.1f s in commits), %.0f docs/s over "
-           "the last 10%%\n",
-           (double)ndocs / t_index, t_index, t_commit, (double)(ndocs - tail_from) / t_tail);
-    printf("indexing CPU: %.0f docs per CPU-second (%.1f s of thread CPU time)\n",
-           (double)ndocs / c_index, c_index);
-    printf("index: %.0f bytes/doc (%.1f MiB), bodies average %.0f bytes, %.1f words/doc, "
-           "%llu distinct terms\n",
-           (double)st.bytes / (double)ndocs, (double)st.bytes / 1048576.0,
-           body_bytes / (double)ndocs, (double)st.tokens / (double)st.docs,
+    if (!reuse) {
+        printf("indexing: %.0f docs/s overall (%.1f s, of which %.1f s in commits), %.0f docs/s "
+               "over the last 10%%\n",
+               (double)ndocs / t_index, t_index, t_commit, (double)(ndocs - tail_from) / t_tail);
+        printf("indexing CPU: %.0f docs per CPU-second overall (%.1f s of thread CPU time), %.0f "
+               "over the last 10%%\n",
+               (double)ndocs / c_index, c_index, (double)(ndocs - tail_from) / c_tail);
+        printf("bodies average %.0f bytes\n", body_bytes / (double)ndocs);
+    }
+    printf("index: %.0f bytes/doc (%.1f MiB for %llu docs), %.1f words/doc, %llu distinct terms\n",
+           (double)st.bytes / (double)st.docs, (double)st.bytes / 1048576.0,
+           (unsigned long long)st.docs, (double)st.tokens / (double)st.docs,
            (unsigned long long)st.terms);
     printf("two-word AND queries, top 100, merged index (%zu per class):\n", nq);
     run_queries(env, fts, nq, ndocs);
 
-    /* The same with one transaction's worth of documents still pending. */
-    check(mdb_txn_begin(env, NULL, 0, &txn), "txn");
-    size_t extra = SZ_FTS_PENDING_MAX - 1 < BATCH ? SZ_FTS_PENDING_MAX - 1 : BATCH;
-    for (size_t i = 0; i < extra; i++) {
-        lens[i] = make_body(bodies[i], sizeof(bodies[i]));
-        check(sz_fts_set(fts, txn, ndocs + i + 1, SZ_KIND_TESTIMONY, (uint8_t *)bodies[i], lens[i]),
-              "set");
+    /* The same in the worst case: one document short of a merge still pending. */
+    size_t extra = (pending ? pending : SZ_FTS_PENDING_MAX) - 1;
+    for (size_t done = 0; done < extra; done += BATCH) {
+        check(mdb_txn_begin(env, NULL, 0, &txn), "txn");
+        for (size_t i = 0; i < BATCH && done + i < extra; i++) {
+            lens[i] = make_body(bodies[i], sizeof(bodies[i]));
+            check(sz_fts_set(fts, txn, st.docs + done + i + 1, SZ_KIND_TESTIMONY,
+                             (uint8_t *)bodies[i], lens[i]),
+                  "set");
+        }
+        check(mdb_txn_commit(txn), "commit");
     }
-    check(mdb_txn_commit(txn), "commit");
     printf("two-word AND queries with %zu documents pending:\n", extra);
     run_queries(env, fts, nq, ndocs);
 
