@@ -270,6 +270,11 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
         if (stored_heads != (nheads > 1 ? nheads : 0) || r.nheads != nheads)
             problem(c, "heads", UINT64_MAX, rid, "%zu heads, %zu stored, records says %u", nheads,
                     stored_heads, r.nheads);
+        sz__byhash_t curb;
+        MDB_val curv;
+        if (get(c, s->byhash, r.current, 32, &curv) != 0 || sz__byhash_decode(&curb, &curv) != 0 ||
+            curb.seq != r.cur_seq || curb.created != r.cur_created)
+            problem(c, "record_value", UINT64_MAX, rid, "current version's seq or time differ");
         if (best != NULL && (memcmp(best->hash, r.current, 32) != 0 || best->gen != r.generation))
             problem(c, "current", UINT64_MAX, rid, "current version is not the rule's choice");
         /* The secondary index entries of the current version. */

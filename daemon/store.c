@@ -73,11 +73,12 @@ void sz__recval_encode(uint8_t out[SZ__RECVAL_LEN], const sz__recval_t *r) {
     sz__be64_put(out, r->recno);
     sz__be64_put(out + 8, r->first_created);
     sz__be64_put(out + 16, r->cur_created);
-    memcpy(out + 24, r->current, 32);
-    be32_put(out + 56, r->generation);
-    be32_put(out + 60, r->nversions);
-    be32_put(out + 64, r->nheads);
-    be32_put(out + 68, r->flags);
+    sz__be64_put(out + 24, r->cur_seq);
+    memcpy(out + 32, r->current, 32);
+    be32_put(out + 64, r->generation);
+    be32_put(out + 68, r->nversions);
+    be32_put(out + 72, r->nheads);
+    be32_put(out + 76, r->flags);
 }
 
 int sz__recval_decode(sz__recval_t *r, const MDB_val *v) {
@@ -87,11 +88,12 @@ int sz__recval_decode(sz__recval_t *r, const MDB_val *v) {
     r->recno = sz__be64_get(p);
     r->first_created = sz__be64_get(p + 8);
     r->cur_created = sz__be64_get(p + 16);
-    memcpy(r->current, p + 24, 32);
-    r->generation = be32_get(p + 56);
-    r->nversions = be32_get(p + 60);
-    r->nheads = be32_get(p + 64);
-    r->flags = be32_get(p + 68);
+    r->cur_seq = sz__be64_get(p + 24);
+    memcpy(r->current, p + 32, 32);
+    r->generation = be32_get(p + 64);
+    r->nversions = be32_get(p + 68);
+    r->nheads = be32_get(p + 72);
+    r->flags = be32_get(p + 76);
     return 0;
 }
 
@@ -632,6 +634,7 @@ static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     rv.recno = w->next_recno;
     rv.first_created = v->rec.created;
     rv.cur_created = v->rec.created;
+    rv.cur_seq = w->next_seq; /* append_version below takes this position */
     memcpy(rv.current, rid, 32);
     rv.generation = 0; /* RECORD.md: generation(first version) = 0 */
     rv.nversions = 1;
@@ -762,6 +765,7 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
         memcpy(rv.current, v->version_hash, 32);
         rv.generation = gen;
         rv.cur_created = rec->created;
+        rv.cur_seq = w->next_seq;
     }
     rv.nversions++;
     rv.nheads = rv.nheads - removed + 1;

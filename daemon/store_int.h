@@ -29,14 +29,15 @@ typedef struct sz__byhash_s {
     uint32_t flags;
 } sz__byhash_t;
 
-/* records value: recno u64 | first_created u64 | cur_created u64 | current hash (32) |
- * generation u32 | nversions u32 | nheads u32 | flags u32. */
-#define SZ__RECVAL_LEN 72
+/* records value: recno u64 | first_created u64 | cur_created u64 | cur_seq u64 |
+ * current hash (32) | generation u32 | nversions u32 | nheads u32 | flags u32. */
+#define SZ__RECVAL_LEN 80
 
 typedef struct sz__recval_s {
     uint64_t recno;
     uint64_t first_created;
     uint64_t cur_created;
+    uint64_t cur_seq; /* log position of the current version */
     uint8_t current[32];
     uint32_t generation;
     uint32_t nversions;

@@ -96,15 +96,12 @@ void sz_store_record_free(sz_store_record_t *r) {
     free(r);
 }
 
-/* Copies the envelope of version cur into r. */
-static int current_envelope(sz_store_t *s, MDB_txn *txn, const uint8_t *cur, sz_store_record_t *r) {
-    sz__byhash_t cb;
+/* Copies the envelope at log position seq into r. */
+static int current_envelope(sz_store_t *s, MDB_txn *txn, uint64_t seq, sz_store_record_t *r) {
     MDB_val v;
-    int rc = version_meta(s, txn, cur, &cb);
-    if (rc == 0)
-        rc = log_get(s, txn, cb.seq, &v);
+    int rc = log_get(s, txn, seq, &v);
     if (rc != 0)
-        return rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc;
+        return rc;
     r->envelope = malloc(v.mv_size);
     if (r->envelope == NULL)
         return -ENOMEM;
@@ -135,7 +132,7 @@ static int get_record_in(sz_store_t *s, MDB_txn *txn, const uint8_t *rid, sz_sto
             return -ENOMEM;
         memcpy(r->heads[0], rv.current, 32);
         r->nheads = 1;
-        return current_envelope(s, txn, rv.current, r);
+        return current_envelope(s, txn, rv.cur_seq, r);
     }
     MDB_cursor *c;
     if ((rc = sz__lmdb_err(mdb_cursor_open(txn, s->heads, &c))) != 0)
@@ -184,7 +181,7 @@ static int get_record_in(sz_store_t *s, MDB_txn *txn, const uint8_t *rid, sz_sto
     free(h);
     if (rc != 0)
         return rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc;
-    return current_envelope(s, txn, rv.current, r);
+    return current_envelope(s, txn, rv.cur_seq, r);
 }
 
 int sz_store_get_record(sz_store_t *s, const uint8_t record_id[static 32],
