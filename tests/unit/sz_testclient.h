@@ -225,7 +225,7 @@ static int tc_hello(tc_t *t, sz_msg_hello_ok_t *ok) {
 
 /* Waits until the server closes the connection: returns 1 on EOF or reset, 0 on timeout, and
  * discards anything else that arrives (it may have queued a reply first). */
-static int tc_wait_closed(tc_t *t) {
+__attribute__((unused)) static int tc_wait_closed(tc_t *t) {
     uint8_t b[4096];
     for (;;) {
         ssize_t r = recv(t->fd, b, sizeof b, 0);
