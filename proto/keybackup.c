@@ -97,7 +97,7 @@ static int parse(sz_keybackup_info_t *info, parts_t *p, uint8_t esc[static SZ_KE
     int rc = split(p, text, len);
     if (rc != 0)
         return rc;
-    if ((rc = sz_keyfile_inspect(&info->key, text, p->keyfile_len)) != 0)
+    if (sz_keyfile_inspect(&info->key, text, p->keyfile_len) != 0)
         return SZ_E_KEYFILE;
     /* A backup travels to USB sticks and other people's safes; an unprotected one is refused. */
     if (info->key.kdf == SZ_KEYFILE_KDF_NONE)

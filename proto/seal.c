@@ -67,6 +67,8 @@ static size_t padme(size_t n) {
         return n;
     unsigned e = floor_log2(n);
     unsigned s = floor_log2(e) + 1;
+    if (s >= e) /* only for n < 8, which the 1 KiB floor never passes */
+        return n;
     size_t mask = ((size_t)1 << (e - s)) - 1;
     return (n + mask) & ~mask;
 }
@@ -181,7 +183,7 @@ int sz_seal(const uint8_t *plaintext, size_t len, uint8_t kind, const uint8_t au
      * recipient in two slots would tell a mirror nothing, but it wastes a slot and can push the
      * count into a larger bucket. */
     uint8_t xpk[SZ_SEAL_MAX_RECIPIENTS][crypto_box_PUBLICKEYBYTES];
-    const uint8_t *seen[SZ_SEAL_MAX_RECIPIENTS];
+    const uint8_t *seen[SZ_SEAL_MAX_RECIPIENTS] = {0};
     size_t nreal = 0;
     for (size_t i = 0; i < nrecipients; i++) {
         const uint8_t *r = recipients + 32 * i;
