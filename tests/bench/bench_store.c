@@ -272,18 +272,24 @@ int main(int argc, char **argv) {
     double get_s = now() - t;
     printf("get current:      %.0f per second, one thread (target >= 500k/s)\n",
            (double)gets / get_s);
-    size_t gets2 = gets / 4;
-    t = now();
-    for (size_t i = 0; i < gets2; i++) {
-        sz_store_record_t *r;
-        size_t j = rnd(&st) % n;
-        if (sz_store_get_record(s, v[j].version_hash, &r) != 0)
-            return 1;
-        sz_store_record_free(r);
+    /* Twice over the same ids: the first pass also maps the pages into this process (as a
+     * daemon's first reads do), the second is the steady state. */
+    size_t gets2 = gets / 2;
+    for (int pass = 1; pass <= 2; pass++) {
+        uint64_t st2 = 4242;
+        t = now();
+        for (size_t i = 0; i < gets2; i++) {
+            sz_store_record_t *r;
+            size_t j = rnd(&st2) % n;
+            if (sz_store_get_record(s, v[j].version_hash, &r) != 0)
+                return 1;
+            sz_store_record_free(r);
+        }
+        double get2_s = now() - t;
+        printf("get record:       %.0f per second, one thread, pass %d (current envelope copied "
+               "out, heads) (target >= 500k/s)\n",
+               (double)gets2 / get2_s, pass);
     }
-    double get2_s = now() - t;
-    printf("get record:       %.0f per second, one thread (with envelope copy and heads)\n",
-           (double)gets2 / get2_s);
 
     /* Filtered list of 100. */
     static const char *roles[] = {"soldier", "officer", "conscript", "relative", "civilian"};
