@@ -55,12 +55,11 @@ static void u256_sub(u256_t *a, const u256_t *b) {
 }
 
 void sz_recon_sum_add(uint8_t sum[32], const uint8_t id[32]) {
-    unsigned carry = 0;
-    for (int i = 0; i < 32; i++) {
-        unsigned t = (unsigned)sum[i] + id[i] + carry;
-        sum[i] = (uint8_t)t;
-        carry = t >> 8;
-    }
+    u256_t a, b;
+    u256_load(&a, sum);
+    u256_load(&b, id);
+    u256_add(&a, &b);
+    u256_store(sum, &a);
 }
 
 void sz_recon_fingerprint(const uint8_t sum[32], uint64_t count, uint8_t fp[SZ_RECON_FP_LEN]) {
@@ -452,7 +451,7 @@ typedef struct split_s {
     const sz_recon_bound_t *hi;
     uint64_t total, index, next_end;
     unsigned bucket, nbuckets;
-    uint8_t sum[32];
+    u256_t sum;
     uint64_t count;
     uint8_t prev[32];
 } split_t;
@@ -464,13 +463,14 @@ static uint64_t split_end(const split_t *s, unsigned bucket) {
 }
 
 static void split_emit(split_t *s, const sz_recon_bound_t *upper) {
-    uint8_t fp[SZ_RECON_FP_LEN];
-    sz_recon_fingerprint(s->sum, s->count, fp);
+    uint8_t fp[SZ_RECON_FP_LEN], sum[32];
+    u256_store(sum, &s->sum);
+    sz_recon_fingerprint(sum, s->count, fp);
     sz_recon_bound_t lower = s->w->last;
     wr_entry(s->w, &lower, upper, MODE_FINGERPRINT);
     memcpy(s->w->buf + s->w->pos, fp, sizeof fp);
     s->w->pos += sizeof fp;
-    memset(s->sum, 0, 32);
+    memset(&s->sum, 0, sizeof s->sum);
     s->count = 0;
 }
 
@@ -483,7 +483,9 @@ static int split_cb(void *arg, const uint8_t id[32]) {
         s->bucket++;
         s->next_end = s->bucket + 1 < s->nbuckets ? split_end(s, s->bucket) : UINT64_MAX;
     }
-    sz_recon_sum_add(s->sum, id);
+    u256_t x;
+    u256_load(&x, id);
+    u256_add(&s->sum, &x);
     s->count++;
     s->index++;
     memcpy(s->prev, id, 32);

@@ -25,14 +25,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SZ_RECON_FORMAT 1        /* first byte of every reconciliation message */
-#define SZ_RECON_ID_LEN 32       /* an item: a version hash */
-#define SZ_RECON_FP_LEN 16       /* a range fingerprint */
-#define SZ_RECON_MAX_IDLIST 1024 /* ids in one IDLIST, and in the need list of one DIFF */
-#define SZ_RECON_MAX_RANGES 8192 /* ranges in one message */
+#define SZ_RECON_FORMAT 1         /* first byte of every reconciliation message */
+#define SZ_RECON_ID_LEN 32        /* an item: a version hash */
+#define SZ_RECON_FP_LEN 16        /* a range fingerprint */
+#define SZ_RECON_MAX_IDLIST 1024  /* ids in one IDLIST, and in the need list of one DIFF */
+#define SZ_RECON_MAX_RANGES 32768 /* ranges in one message */
 #define SZ_RECON_MIN_MESSAGE 4096
-#define SZ_RECON_MAX_MESSAGE ((2u << 20) - 4096) /* fits in one SZ_MSG_MAX payload with headroom   \
-                                                  */
+#define SZ_RECON_MAX_MESSAGE                                                                       \
+    ((2u << 20) - 4096) /* fits in one SZ_MSG_MAX payload with headroom                            \
+                         */
 #define SZ_RECON_DEFAULT_MESSAGE (1u << 20)
 #define SZ_RECON_DEFAULT_BRANCH 16 /* sub-ranges a mismatched range is split into */
 #define SZ_RECON_MAX_BRANCH 64
