@@ -73,6 +73,20 @@ EOF
 done
 nsub=$(wc -l <submitted)
 
+echo "# a body near the 1 MiB limit travels in fragments both ways"
+python3 - "$EXAMPLES/testimony-minimal.json" <<'EOF2'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["statement"]["text"] = "Большой текст свидетельства. " * 16500
+open("big.json", "w").write(json.dumps(j, ensure_ascii=False))
+EOF2
+expect_ok "submit a $(stat -c %s big.json)-byte body" "$SAMIZDAT" --json submit testimony big.json
+bigver=$(json_get out 'j["version"]')
+expect_ok "get it back" "$SAMIZDAT" --json get "$bigver" -o big.rec
+[ "$(sha256sum big.rec | cut -c1-64)" = "$bigver" ] && ok "the big envelope is byte-identical" || bad "big envelope" "hash differs"
+python3 -c 'import json; j=json.load(open("out")); assert j["body_text"].encode()==open("big.json","rb").read()' &&
+    ok "the big body is byte-identical" || bad "big body" "differs"
+
 echo "# submit: plain output, bad input"
 expect_ok "submit prints the record id" "$SAMIZDAT" submit testimony "$EXAMPLES/testimony-minimal.json"
 grep -Eqx '[0-9a-f]{64}' out && ok "submit output is one id" || bad "submit output is one id" "$(cat out)"
@@ -149,7 +163,7 @@ SAMIZDAT_KEY=$work/nokey expect_fail "amend without a key" "cannot read key" "$S
 
 echo "# list"
 ncase=$(grep -c ' case ' submitted)
-ntest=$(($(grep -c ' testimony ' submitted) + 1))
+ntest=$(($(grep -c ' testimony ' submitted) + 2))
 expect_ok "list --kind case" "$SAMIZDAT" --json list --kind case --limit 1000
 n=$(json_get out 'len(j["records"])')
 [ "$n" -eq "$ncase" ] && ok "list --kind case gives the $ncase cases" || bad "list --kind case" "$n records"
@@ -207,7 +221,7 @@ expect_ok "search with no hits" "$SAMIZDAT" --json search "zzzqqqxxxnothing"
 
 echo "# status and verify by id"
 expect_ok "status --json" "$SAMIZDAT" --json status
-if python3 - "$nodekey" "$((nsub + 1))" "$((nsub + 3))" <<'EOF'; then
+if python3 - "$nodekey" "$((nsub + 2))" "$((nsub + 4))" <<'EOF'; then
 import json, sys
 j = json.load(open("out"))
 key, recs, vers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
