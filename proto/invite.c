@@ -289,6 +289,8 @@ int sz_invite_looks_like(const char *text) {
 }
 
 static int invite_parse(const char *text, sz_invite_t *out, const char **why) {
+    /* Every byte of out is defined after the call, whatever the input. */
+    memset(out, 0, sizeof(*out));
     size_t n = strnlen(text, SZ_INVITE_MAX + 3);
     n = strip_newline(text, n);
     if (n > SZ_INVITE_MAX) {

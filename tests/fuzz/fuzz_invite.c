@@ -1,6 +1,7 @@
 /* libFuzzer harness for proto/invite: sz_invite_parse and sz_hostport_parse on arbitrary text,
  * with round-trip checks that abort on any disagreement: an accepted invite formats back to the
- * same line, and a refused one leaves nothing of a network key behind. */
+ * same line (and parses to the same bytes), and a refused one leaves nothing of a network key
+ * behind. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
