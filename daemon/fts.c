@@ -1215,6 +1215,8 @@ typedef struct qterm_s {
     plist_t tail;
     plist_t blk;     /* cached closed block */
     uint64_t lo, hi; /* docnos in [lo, hi] are in blk exactly when present at all */
+    size_t bpos;     /* where the last probe in blk ended; probes come in descending order */
+    size_t tpos;     /* the same in tail */
     int cached;
     MDB_cursor *cur;
 } qterm_t;
@@ -1242,6 +1244,7 @@ typedef struct query_s {
     sz_fts_hit_t *hits;
     size_t max, nhits;
     double avgdl;
+    double lenk[256]; /* k1 * (1 - b + b * dl / avgdl) for each norm byte */
     size_t candidates;
 } query_t;
 
@@ -1377,13 +1380,25 @@ static void heap_push(query_t *q, uint64_t docno, double score) {
 }
 
 static double bm25(const query_t *q, const uint32_t *tf, uint8_t norm) {
-    double dl = norm_len[norm], s = 0.0;
+    double s = 0.0, k = q->lenk[norm];
     for (unsigned i = 0; i < q->nq; i++) {
         double f = tf[i];
-        s += q->q[i].idf * f * (BM25_K1 + 1.0) /
-             (f + BM25_K1 * (1.0 - BM25_B + BM25_B * dl / q->avgdl));
+        s += q->q[i].idf * f * (BM25_K1 + 1.0) / (f + k);
     }
     return s;
+}
+
+/* Returns the tf of docno in v (ascending, n entries), or 0. *pos is where the previous probe
+ * ended (n at first): candidates arrive in descending order, so the search walks down from there,
+ * which costs one step per posting passed instead of a binary search per probe. */
+static uint32_t probe_desc(const post_t *v, size_t n, size_t *pos, uint64_t docno) {
+    size_t i = *pos > n ? n : *pos;
+    if (i < n && v[i].docno <= docno)
+        i = n; /* the caller went back up: start over */
+    while (i > 0 && v[i - 1].docno > docno)
+        i--;
+    *pos = i;
+    return (i > 0 && v[i - 1].docno == docno) ? v[i - 1].tf : 0;
 }
 
 /* Looks docno up in term t: the tail, then the cached block, then one seek. Sets *tf (0 when the
@@ -1391,9 +1406,7 @@ static double bm25(const query_t *q, const uint32_t *tf, uint8_t norm) {
 static int qterm_member(MDB_txn *txn, sz_fts_t *fts, qterm_t *t, uint64_t docno, uint32_t *tf) {
     *tf = 0;
     if (t->tail.n > 0 && docno >= t->tail.v[0].docno) {
-        long at = posts_find(t->tail.v, t->tail.n, docno);
-        if (at >= 0)
-            *tf = t->tail.v[at].tf;
+        *tf = probe_desc(t->tail.v, t->tail.n, &t->tpos, docno);
         return 0;
     }
     if (!t->cached || docno < t->lo || docno > t->hi) {
@@ -1418,10 +1431,9 @@ static int qterm_member(MDB_txn *txn, sz_fts_t *fts, qterm_t *t, uint64_t docno,
             t->hi = be64_get((const uint8_t *)k.mv_data + t->len + 1);
             t->lo = (t->blk.n > 0 && t->blk.v[0].docno < docno) ? t->blk.v[0].docno : docno;
         }
+        t->bpos = t->blk.n;
     }
-    long at = posts_find(t->blk.v, t->blk.n, docno);
-    if (at >= 0)
-        *tf = t->blk.v[at].tf;
+    *tf = probe_desc(t->blk.v, t->blk.n, &t->bpos, docno);
     return 0;
 }
 
@@ -1588,6 +1600,8 @@ int sz_fts_search(sz_fts_t *fts, MDB_txn *txn, const char *query, sz_fts_hit_t *
         goto out;
     double ndocs = (double)st.ms_entries;
     q->avgdl = (ndocs > 0 && tokens > 0) ? (double)tokens / ndocs : 1.0;
+    for (unsigned i = 0; i < 256; i++)
+        q->lenk[i] = BM25_K1 * (1.0 - BM25_B + BM25_B * norm_len[i] / q->avgdl);
     for (unsigned i = 0; i < q->nq; i++) {
         double df = (double)(q->q[i].df_post + q->q[i].df_pend);
         if (df == 0)

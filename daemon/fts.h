@@ -23,13 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SZ_FTS_DBS 5                 /* named databases this module may open */
-#define SZ_FTS_MAX_QUERY 1024        /* bytes of query text */
-#define SZ_FTS_MAX_QUERY_TERMS 16    /* distinct words in a query */
-#define SZ_FTS_MAX_PHRASE 32         /* words in one quoted phrase */
-#define SZ_FTS_MAX_DOC_TOKENS 65536  /* words indexed per document; the rest are ignored */
-#define SZ_FTS_MAX_CANDIDATES 200000 /* matching documents ranked per query; see FTS.md */
-#define SZ_FTS_PENDING_MAX 8192      /* default number of pending documents that triggers a merge */
+#define SZ_FTS_DBS 5                /* named databases this module may open */
+#define SZ_FTS_MAX_QUERY 1024       /* bytes of query text */
+#define SZ_FTS_MAX_QUERY_TERMS 16   /* distinct words in a query */
+#define SZ_FTS_MAX_PHRASE 32        /* words in one quoted phrase */
+#define SZ_FTS_MAX_DOC_TOKENS 65536 /* words indexed per document; the rest are ignored */
+#define SZ_FTS_MAX_CANDIDATES 50000 /* matching documents ranked per query; see FTS.md */
+#define SZ_FTS_PENDING_MAX 8192     /* default number of pending documents that triggers a merge */
 
 typedef struct sz_fts_s sz_fts_t;
 
