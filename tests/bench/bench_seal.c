@@ -1,8 +1,8 @@
 /* Rates of sealed bodies for a 1 KiB plaintext with 1, 4 and 16 recipients: sz_seal, sz_unseal by
  * a recipient (whose slot sits at a random position, so on average half the slots are tried), by a
  * non-recipient (every slot tried, the worst case), and sz_seal_parse (what every node does).
- * Each seal costs about three X25519 operations per slot, real or decoy, so the rates fall with the
- * slot bucket, not the recipient count.
+ * A real slot costs two X25519 operations and a decoy one, and a reader pays one per slot tried, so
+ * the rates fall mostly with the slot bucket.
  *
  * Usage: bench_seal [seconds per figure, default 1] [plaintext bytes, default 1024] */
 #include <sodium.h>
