@@ -394,6 +394,219 @@ static void test_options(void **state) {
     vec_free(&b);
 }
 
+/* ---- Other sources ---- */
+
+/* A source the way a store without precomputed sums would do it: sum by iterating. It can also
+ * switch to a bigger array between messages, as live pushes grow a node's set mid-session. */
+typedef struct slow_s {
+    sz_recon_source_t inner;
+} slow_t;
+
+typedef struct sum_acc_s {
+    uint64_t count;
+    uint8_t *sum;
+} sum_acc_t;
+
+static int sum_acc_cb(void *arg, const uint8_t id[32]) {
+    sum_acc_t *a = arg;
+    sz_recon_sum_add(a->sum, id);
+    a->count++;
+    return 0;
+}
+
+static int slow_sum(void *ctx, const sz_recon_bound_t *lo, const sz_recon_bound_t *hi,
+                    uint64_t *count, uint8_t sum[32]) {
+    slow_t *s = ctx;
+    memset(sum, 0, 32);
+    sum_acc_t a = {0, sum};
+    int rc = s->inner.iterate(s->inner.ctx, lo, hi, sum_acc_cb, &a);
+    *count = a.count;
+    return rc;
+}
+
+static int slow_iterate(void *ctx, const sz_recon_bound_t *lo, const sz_recon_bound_t *hi,
+                        sz_recon_item_cb cb, void *cb_arg) {
+    slow_t *s = ctx;
+    return s->inner.iterate(s->inner.ctx, lo, hi, cb, cb_arg);
+}
+
+static void test_iterating_source(void **state) {
+    (void)state;
+    idvec_t a = {0}, b = {0};
+    fill(&a, 0, 20000);
+    fill(&a, 50000, 50100);
+    fill(&b, 0, 20000);
+    fill(&b, 60000, 60050);
+    sz_recon_array_t *aa, *ab;
+    assert_int_equal(sz_recon_array_new(&aa, (const uint8_t(*)[32])a.ids, a.n), 0);
+    assert_int_equal(sz_recon_array_new(&ab, (const uint8_t(*)[32])b.ids, b.n), 0);
+    slow_t sa, sb;
+    sz_recon_array_source(aa, &sa.inner);
+    sz_recon_array_source(ab, &sb.inner);
+    sz_recon_source_t src_a = {slow_sum, slow_iterate, &sa}, src_b = {slow_sum, slow_iterate, &sb};
+    side_t side_a = {0}, side_b = {0};
+    sz_recon_options_t oa = {0}, ob = {0};
+    oa.on_id = on_id;
+    oa.arg = &side_a;
+    ob.on_id = on_id;
+    ob.arg = &side_b;
+    sz_recon_t *ra, *rb;
+    assert_int_equal(sz_recon_new(&ra, &src_a, &oa), 0);
+    assert_int_equal(sz_recon_new(&rb, &src_b, &ob), 0);
+    const uint8_t *msg;
+    size_t len;
+    assert_int_equal(sz_recon_initiate(ra, &msg, &len), 0);
+    sz_recon_t *turn = rb, *other = ra;
+    uint8_t *copy = malloc(SZ_RECON_DEFAULT_MESSAGE);
+    assert_non_null(copy);
+    for (;;) {
+        const uint8_t *reply;
+        size_t rlen;
+        memcpy(copy, msg, len);
+        assert_int_equal(sz_recon_process(turn, copy, len, &reply, &rlen, NULL), 0);
+        if (rlen == 0)
+            break;
+        msg = reply;
+        len = rlen;
+        sz_recon_t *t = turn;
+        turn = other;
+        other = t;
+    }
+    assert_int_equal(vec_unique(&side_a.have), 0);
+    assert_int_equal(side_a.have.n, 100);
+    assert_int_equal(side_a.need.n, 50);
+    assert_int_equal(side_b.have.n, 50);
+    assert_int_equal(side_b.need.n, 100);
+    free(copy);
+    vec_free(&side_a.have);
+    vec_free(&side_a.need);
+    vec_free(&side_b.have);
+    vec_free(&side_b.need);
+    sz_recon_free(ra);
+    sz_recon_free(rb);
+    sz_recon_array_free(aa);
+    sz_recon_array_free(ab);
+    vec_free(&a);
+    vec_free(&b);
+}
+
+/* A source whose array is replaced by a superset between messages. */
+typedef struct growing_s {
+    sz_recon_array_t *now;
+} growing_t;
+
+static int growing_sum(void *ctx, const sz_recon_bound_t *lo, const sz_recon_bound_t *hi,
+                       uint64_t *count, uint8_t sum[32]) {
+    growing_t *g = ctx;
+    sz_recon_source_t s;
+    sz_recon_array_source(g->now, &s);
+    return s.sum(s.ctx, lo, hi, count, sum);
+}
+
+static int growing_iterate(void *ctx, const sz_recon_bound_t *lo, const sz_recon_bound_t *hi,
+                           sz_recon_item_cb cb, void *cb_arg) {
+    growing_t *g = ctx;
+    sz_recon_source_t s;
+    sz_recon_array_source(g->now, &s);
+    return s.iterate(s.ctx, lo, hi, cb, cb_arg);
+}
+
+static int in_range(const idvec_t *v, const uint8_t id[32]) {
+    return bsearch(id, v->ids, v->n, 32, cmp_id) != NULL;
+}
+
+static void test_growing_set(void **state) {
+    (void)state;
+    /* B gains 500 ids (half of which A already holds) after each message it handles, up to five
+     * times. The session must still end; every NEED of A must be an id A lacks and B holds by
+     * the end, every HAVE an id A holds, and no id of A that B still lacks at the end may be
+     * missed (B only grows, so such a range never looks equal). Versions B gains in a range
+     * already settled are left to the next sync, as SYNC.md section 3.5 says. */
+    idvec_t a = {0}, b0 = {0};
+    fill(&a, 0, 30000);
+    fill(&a, 100000, 100200);
+    fill(&b0, 0, 29000);
+    sz_recon_array_t *aa, *stages[6];
+    assert_int_equal(sz_recon_array_new(&aa, (const uint8_t(*)[32])a.ids, a.n), 0);
+    idvec_t grow = {0};
+    fill(&grow, 0, 29000);
+    for (int k = 0; k < 6; k++) {
+        assert_int_equal(sz_recon_array_new(&stages[k], (const uint8_t(*)[32])grow.ids, grow.n), 0);
+        fill(&grow, 29000 + 250 * (uint64_t)k, 29000 + 250 * (uint64_t)(k + 1));   /* A has these */
+        fill(&grow, 200000 + 250 * (uint64_t)k, 200000 + 250 * (uint64_t)(k + 1)); /* new */
+    }
+    sz_recon_source_t src_a;
+    sz_recon_array_source(aa, &src_a);
+    growing_t g = {stages[0]};
+    sz_recon_source_t src_b = {growing_sum, growing_iterate, &g};
+    side_t side_a = {0}, side_b = {0};
+    sz_recon_options_t oa = {0}, ob = {0};
+    oa.on_id = on_id;
+    oa.arg = &side_a;
+    ob.on_id = on_id;
+    ob.arg = &side_b;
+    sz_recon_t *ra, *rb;
+    assert_int_equal(sz_recon_new(&ra, &src_a, &oa), 0);
+    assert_int_equal(sz_recon_new(&rb, &src_b, &ob), 0);
+    const uint8_t *msg;
+    size_t len;
+    assert_int_equal(sz_recon_initiate(ra, &msg, &len), 0);
+    sz_recon_t *turn = rb, *other = ra;
+    uint8_t *copy = malloc(SZ_RECON_DEFAULT_MESSAGE);
+    assert_non_null(copy);
+    int stage = 0;
+    for (;;) {
+        const uint8_t *reply;
+        size_t rlen;
+        memcpy(copy, msg, len);
+        assert_int_equal(sz_recon_process(turn, copy, len, &reply, &rlen, NULL), 0);
+        if (turn == rb && stage < 5)
+            g.now = stages[++stage];
+        if (rlen == 0)
+            break;
+        msg = reply;
+        len = rlen;
+        sz_recon_t *t = turn;
+        turn = other;
+        other = t;
+    }
+    /* Sound: every reported id is a real difference against the final sets or the set B had. */
+    idvec_t bfinal = {0};
+    fill(&bfinal, 0, 29000 + 250 * (uint64_t)stage);
+    fill(&bfinal, 200000, 200000 + 250 * (uint64_t)stage);
+    vec_unique(&bfinal);
+    vec_unique(&a);
+    vec_unique(&side_a.have);
+    vec_unique(&side_a.need);
+    for (size_t i = 0; i < side_a.need.n; i++) {
+        assert_false(in_range(&a, side_a.need.ids[i]));
+        assert_true(in_range(&bfinal, side_a.need.ids[i]));
+    }
+    for (size_t i = 0; i < side_a.have.n; i++)
+        assert_true(in_range(&a, side_a.have.ids[i]));
+    /* Complete against B's final set: A learns it has the 200 ids B never gets, and those of
+     * its [29000, 30000) that B had not gained by the end. */
+    size_t found = 0;
+    for (size_t i = 0; i < side_a.have.n; i++)
+        found += !in_range(&bfinal, side_a.have.ids[i]);
+    uint64_t b_top = 29000 + 250 * (uint64_t)stage;
+    assert_int_equal(found, 200 + (b_top < 30000 ? 30000 - b_top : 0));
+    free(copy);
+    vec_free(&bfinal);
+    vec_free(&grow);
+    vec_free(&side_a.have);
+    vec_free(&side_a.need);
+    vec_free(&side_b.have);
+    vec_free(&side_b.need);
+    sz_recon_free(ra);
+    sz_recon_free(rb);
+    sz_recon_array_free(aa);
+    for (int k = 0; k < 6; k++)
+        sz_recon_array_free(stages[k]);
+    vec_free(&a);
+    vec_free(&b0);
+}
+
 /* ---- Fingerprint ---- */
 
 static void test_fingerprint(void **state) {
@@ -865,6 +1078,8 @@ int main(void) {
         cmocka_unit_test(test_million),
         cmocka_unit_test(test_overflow_small_messages),
         cmocka_unit_test(test_options),
+        cmocka_unit_test(test_iterating_source),
+        cmocka_unit_test(test_growing_set),
         cmocka_unit_test_setup_teardown(test_hostile_framing, setup_fixture, teardown_fixture),
         cmocka_unit_test_setup_teardown(test_hostile_ranges, setup_fixture, teardown_fixture),
         cmocka_unit_test_setup_teardown(test_hostile_idlists, setup_fixture, teardown_fixture),
