@@ -487,6 +487,7 @@ static int read_body(sz_cli_t *cli, const char *path, unsigned kind, uint8_t **b
 static int send_submit(sz_cli_t *cli, sz_net_t *net, const uint8_t *env, size_t env_len,
                        const uint8_t version[32], sz_msg_submitted_t *ack) {
     sz_msg_t m;
+    memset(&m, 0, sizeof(m));
     int rc = sz_net_call(net, SZ_MSG_SUBMIT, env, env_len, &m);
     if (rc != 0)
         return node_fail(cli, net, rc, "the node did not accept the record");
@@ -570,6 +571,7 @@ int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
         return rc;
     }
     sz_msg_submitted_t ack;
+    memset(&ack, 0, sizeof(ack));
     rc = send_submit(cli, net, env, env_len, version, &ack);
     free(env);
     sz_net_close(net);
@@ -647,6 +649,7 @@ int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv) {
         goto out;
     }
     sz_msg_submitted_t ack;
+    memset(&ack, 0, sizeof(ack));
     if ((rc = send_submit(cli, net, env, env_len, version, &ack)) != SZ_EXIT_OK)
         goto out;
     if (sodium_memcmp(ack.record_id, f.id, 32) != 0) {
@@ -1085,7 +1088,7 @@ int sz_cmd_list(sz_cli_t *cli, int argc, char **argv) {
         goto out;
     }
     size_t n = 0;
-    if ((rc = sz_msg_list_encode(l, buf, 8192, &n)) != 0) {
+    if (sz_msg_list_encode(l, buf, 8192, &n) != 0) {
         rc = sz_cli_usage_error(cli, "a --where filter is not valid text");
         goto out;
     }

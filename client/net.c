@@ -465,6 +465,7 @@ static int negotiate(sz_net_t *c) {
     if ((rc = sz_net_queue(c, SZ_MSG_HELLO, 0, buf, n)) != 0)
         return rc;
     sz_msg_t m;
+    memset(&m, 0, sizeof(m));
     rc = sz_net_recv(c, &m);
     if (rc == -ECONNRESET)
         /* The psk is only checked by the node at message 3, and it can only hang up. */
