@@ -107,6 +107,10 @@ int sz_store_put_verified(sz_store_t *s, const sz_verified_t *v, size_t n,
 int sz_store_get_version(sz_store_t *s, const uint8_t hash[static 32], uint8_t **envelope,
                          size_t *len);
 
+/* Writes the append log position (= Merkle leaf index) of version hash to *seq, for inclusion
+ * proofs asked by hash. Returns 0 or SZ_E_NOT_FOUND. */
+int sz_store_version_seq(sz_store_t *s, const uint8_t hash[static 32], uint64_t *seq);
+
 /* A record as this node knows it. Returned by sz_store_get_record(); the caller owns it and frees
  * it with sz_store_record_free(). */
 typedef struct sz_store_record_s {

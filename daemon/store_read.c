@@ -57,6 +57,19 @@ int sz_store_get_version(sz_store_t *s, const uint8_t hash[static 32], uint8_t *
     return rc;
 }
 
+int sz_store_version_seq(sz_store_t *s, const uint8_t hash[static 32], uint64_t *seq) {
+    MDB_txn *txn;
+    int rc = sz__rd_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    sz__byhash_t b;
+    rc = version_meta(s, txn, hash, &b);
+    if (rc == 0)
+        *seq = b.seq;
+    sz__rd_end(s, txn);
+    return rc;
+}
+
 int sz_store_get_current(sz_store_t *s, const uint8_t record_id[static 32],
                          uint8_t current[static 32], uint32_t *generation) {
     MDB_txn *txn;

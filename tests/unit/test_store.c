@@ -152,6 +152,10 @@ static void test_basic(void **state) {
     free(buf);
     uint8_t nothing[32] = {1};
     assert_int_equal(sz_store_get_version(s, nothing, &buf, &len), SZ_E_NOT_FOUND);
+    uint64_t seq = 99;
+    assert_int_equal(sz_store_version_seq(s, a.hash, &seq), 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(sz_store_version_seq(s, nothing, &seq), SZ_E_NOT_FOUND);
 
     sz_store_record_t *rec;
     assert_int_equal(sz_store_get_record(s, f.hash, &rec), 0);
