@@ -36,7 +36,7 @@ enum {
 #define LINK_TESTIMONY 't'
 
 #define POST_LEN 40  /* posting: first_created (8, big-endian) || record id (32) */
-#define META_LEN 26  /* fixed head of a meta value; the outgoing link ids follow */
+#define META_LEN 18  /* fixed head of a meta value; the outgoing link ids follow */
 #define VAL_MAX 240  /* longest value stored verbatim after the tag */
 #define VAL_KEEP 200 /* a longer value keeps this prefix, a 0 byte and its hash */
 #define KEY_MAX (1 + VAL_MAX)
@@ -72,7 +72,9 @@ typedef struct entry_set_s {
 } entry_set_t;
 
 struct sz_index_s {
-    MDB_dbi field, link, meta;
+    MDB_dbi field, link, meta, ids;
+    sz_index_created_cb resolve; /* NULL: idx_ids maps ids to first_created */
+    void *resolve_ctx;
     entry_set_t olds, news; /* scratch of the single writer */
 };
 
@@ -453,9 +455,14 @@ static int id_qcmp(const void *a, const void *b) {
     return memcmp(a, b, 32);
 }
 
-/* Writes the meta value into s->meta: first_created (8) | kind | flags (bit 7: has a period) |
- * period min (8) | max (8) | the outgoing link ids, sorted (32 each). */
-static int meta_build(entry_set_t *s, uint64_t first_created, const sz_record_t *rec) {
+/* Writes the meta value into s->meta: kind | flags (bit 7: has a period) | period min (8) |
+ * max (8) | the outgoing link ids, sorted (32 each). Only a record with a period or links needs
+ * one (metalen stays 0 otherwise); its key is the record's posting. */
+static int meta_build(entry_set_t *s, const sz_record_t *rec) {
+    if (!s->has_period && s->nout == 0) {
+        s->metalen = 0;
+        return 0;
+    }
     size_t len = META_LEN + s->nout * 32;
     if (len > s->metacap) {
         uint8_t *m = realloc(s->meta, len);
@@ -465,11 +472,10 @@ static int meta_build(entry_set_t *s, uint64_t first_created, const sz_record_t 
         s->metacap = len;
     }
     uint8_t *out = s->meta;
-    be64_put(out, first_created);
-    out[8] = rec->kind;
-    out[9] = (uint8_t)(rec->flags | (s->has_period ? 0x80 : 0));
-    be64_put(out + 10, (uint64_t)s->pmin);
-    be64_put(out + 18, (uint64_t)s->pmax);
+    out[0] = rec->kind;
+    out[1] = (uint8_t)(rec->flags | (s->has_period ? 0x80 : 0));
+    be64_put(out + 2, (uint64_t)s->pmin);
+    be64_put(out + 10, (uint64_t)s->pmax);
     if (s->nout > 0)
         memcpy(out + META_LEN, s->out, s->nout * 32);
     s->metalen = len;
@@ -478,7 +484,7 @@ static int meta_build(entry_set_t *s, uint64_t first_created, const sz_record_t 
 
 /* Computes the sorted, duplicate-free entry set and the meta value of rec, the current version
  * of a record first created at first_created. */
-static int build_set(entry_set_t *s, uint64_t first_created, const sz_record_t *rec) {
+static int build_set(entry_set_t *s, const sz_record_t *rec) {
     int rc;
     set_reset(s);
     uint8_t kind = rec->kind;
@@ -520,7 +526,7 @@ static int build_set(entry_set_t *s, uint64_t first_created, const sz_record_t *
             memmove(s->out[w++], s->out[i], 32);
     }
     s->nout = w;
-    return meta_build(s, first_created, rec);
+    return meta_build(s, rec);
 }
 
 /* ---- writing ---- */
@@ -545,6 +551,8 @@ int sz_index_open(sz_index_t **out, MDB_txn *txn) {
         rc = mdb_dbi_open(txn, "idx_link", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &idx->link);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "idx_meta", MDB_CREATE, &idx->meta);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "idx_ids", MDB_CREATE, &idx->ids);
     if (rc != 0) {
         free(idx);
         return lmdb_err(rc);
@@ -561,6 +569,26 @@ void sz_index_close(sz_index_t *idx) {
     free(idx);
 }
 
+void sz_index_set_resolver(sz_index_t *idx, sz_index_created_cb cb, void *ctx) {
+    idx->resolve = cb;
+    idx->resolve_ctx = ctx;
+}
+
+/* Brings the meta value keyed by post from os (NULL: none before) to ns (NULL: none after). */
+static int meta_apply(sz_index_t *idx, MDB_txn *txn, const uint8_t post[POST_LEN],
+                      const entry_set_t *os, const entry_set_t *ns) {
+    size_t olen = os ? os->metalen : 0, nlen = ns ? ns->metalen : 0;
+    MDB_val k = {POST_LEN, (void *)post};
+    int rc = 0;
+    if (nlen > 0 && (olen != nlen || memcmp(os->meta, ns->meta, nlen) != 0)) {
+        MDB_val d = {nlen, ns->meta};
+        rc = mdb_put(txn, idx->meta, &k, &d, 0);
+    } else if (nlen == 0 && olen > 0) {
+        rc = mdb_del(txn, idx->meta, &k, NULL);
+    }
+    return rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+}
+
 int sz_index_update(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[static 32],
                     uint64_t first_created, const sz_record_t *old, const sz_record_t *cur) {
     uint8_t post[POST_LEN];
@@ -568,11 +596,11 @@ int sz_index_update(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
     be64_put(post, first_created);
     memcpy(post + 8, record_id, 32);
     entry_set_t *ns = &idx->news, *os = &idx->olds;
-    if ((rc = build_set(ns, first_created, cur)) != 0)
+    if ((rc = build_set(ns, cur)) != 0)
         return rc;
     if (old == NULL)
         set_reset(os);
-    else if ((rc = build_set(os, first_created, old)) != 0)
+    else if ((rc = build_set(os, old)) != 0)
         return rc;
     /* Both sets are sorted: one merge pass finds what to delete and what to add, so an
      * amendment that changes one field touches one entry. */
@@ -590,9 +618,11 @@ int sz_index_update(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
         if (rc != 0)
             return rc;
     }
-    if (old == NULL || os->metalen != ns->metalen || memcmp(os->meta, ns->meta, ns->metalen)) {
-        MDB_val k = {32, (void *)record_id}, d = {ns->metalen, ns->meta};
-        if ((rc = mdb_put(txn, idx->meta, &k, &d, 0)) != 0)
+    if ((rc = meta_apply(idx, txn, post, old ? os : NULL, ns)) != 0)
+        return rc;
+    if (old == NULL && idx->resolve == NULL) {
+        MDB_val k = {32, (void *)record_id}, d = {8, post};
+        if ((rc = mdb_put(txn, idx->ids, &k, &d, 0)) != 0)
             return lmdb_err(rc);
     }
     return 0;
@@ -605,15 +635,21 @@ int sz_index_remove(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
     be64_put(post, first_created);
     memcpy(post + 8, record_id, 32);
     entry_set_t *s = &idx->olds;
-    if ((rc = build_set(s, first_created, cur)) != 0)
+    if ((rc = build_set(s, cur)) != 0)
         return rc;
     for (size_t i = 0; i < s->n; i++) {
         if ((rc = apply(idx, txn, s, &s->e[i], post, 1)) != 0)
             return rc;
     }
-    MDB_val k = {32, (void *)record_id};
-    rc = mdb_del(txn, idx->meta, &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+    if ((rc = meta_apply(idx, txn, post, s, NULL)) != 0)
+        return rc;
+    if (idx->resolve == NULL) {
+        MDB_val k = {32, (void *)record_id};
+        rc = mdb_del(txn, idx->ids, &k, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return lmdb_err(rc);
+    }
+    return 0;
 }
 
 int sz_index_verify(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[static 32],
@@ -624,7 +660,7 @@ int sz_index_verify(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
     memcpy(post + 8, record_id, 32);
     entry_set_t s = {0};
     MDB_cursor *cf = NULL, *cl = NULL;
-    if ((rc = build_set(&s, first_created, cur)) != 0)
+    if ((rc = build_set(&s, cur)) != 0)
         goto done;
     if ((rc = lmdb_err(mdb_cursor_open(txn, idx->field, &cf))) != 0 ||
         (rc = lmdb_err(mdb_cursor_open(txn, idx->link, &cl))) != 0)
@@ -638,15 +674,36 @@ int sz_index_verify(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
             goto done;
         }
     }
-    MDB_val k = {32, (void *)record_id}, d;
+    size_t n = s.n;
+    MDB_val k = {POST_LEN, post}, d;
     rc = mdb_get(txn, idx->meta, &k, &d);
-    if (rc != 0) {
-        rc = rc == MDB_NOTFOUND ? SZ_E_CORRUPT : lmdb_err(rc);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        rc = lmdb_err(rc);
         goto done;
     }
-    rc = (d.mv_size == s.metalen && memcmp(d.mv_data, s.meta, s.metalen) == 0) ? 0 : SZ_E_CORRUPT;
-    if (rc == 0 && entries != NULL)
-        *entries = s.n;
+    /* The meta value must be exactly what this version implies, or absent when it implies none. */
+    if ((rc == 0) != (s.metalen > 0) ||
+        (rc == 0 && (d.mv_size != s.metalen || memcmp(d.mv_data, s.meta, s.metalen) != 0))) {
+        rc = SZ_E_CORRUPT;
+        goto done;
+    }
+    n += s.metalen > 0;
+    if (idx->resolve == NULL) {
+        MDB_val ik = {32, (void *)record_id}, id;
+        rc = mdb_get(txn, idx->ids, &ik, &id);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            rc = lmdb_err(rc);
+            goto done;
+        }
+        if (rc != 0 || id.mv_size != 8 || memcmp(id.mv_data, post, 8) != 0) {
+            rc = SZ_E_CORRUPT;
+            goto done;
+        }
+        n++;
+    }
+    rc = 0;
+    if (entries != NULL)
+        *entries = n;
 done:
     if (cl != NULL)
         mdb_cursor_close(cl);
@@ -658,18 +715,34 @@ done:
 
 int sz_index_count(sz_index_t *idx, MDB_txn *txn, size_t *entries, size_t *records) {
     MDB_stat st;
+    MDB_cursor *c = NULL;
     int rc;
-    size_t total = 0;
-    MDB_dbi dbis[2] = {idx->field, idx->link};
-    for (int i = 0; i < 2; i++) {
+    size_t total = 0, nrec = 0;
+    MDB_dbi dbis[4] = {idx->field, idx->link, idx->meta, idx->ids};
+    for (int i = 0; i < (idx->resolve == NULL ? 4 : 3); i++) {
         if ((rc = mdb_stat(txn, dbis[i], &st)) != 0)
             return lmdb_err(rc);
         total += st.ms_entries;
     }
-    if ((rc = mdb_stat(txn, idx->meta, &st)) != 0)
+    /* Every indexed record is in exactly one kind list. */
+    if ((rc = mdb_cursor_open(txn, idx->field, &c)) != 0)
         return lmdb_err(rc);
+    for (uint8_t kind = 1; kind <= SZ_KIND_REVOCATION; kind++) {
+        uint8_t key[2] = {TAG_KIND, kind};
+        MDB_val k = {2, key}, d;
+        size_t cnt = 0;
+        rc = mdb_cursor_get(c, &k, &d, MDB_SET);
+        if (rc == 0)
+            rc = mdb_cursor_count(c, &cnt);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            mdb_cursor_close(c);
+            return lmdb_err(rc);
+        }
+        nrec += cnt;
+    }
+    mdb_cursor_close(c);
     *entries = total;
-    *records = st.ms_entries;
+    *records = nrec;
     return 0;
 }
 
@@ -1033,19 +1106,19 @@ static int check_cond(check_ctx_t *x, const cond_t *c, const uint8_t post[POST_L
     case C_ALL:
         return 1;
     default: {
-        k.mv_size = 32;
-        k.mv_data = (void *)(post + 8);
+        k.mv_size = POST_LEN;
+        k.mv_data = (void *)post;
         rc = mdb_get(x->txn, x->idx->meta, &k, &d);
         if (rc == MDB_NOTFOUND)
-            return 0;
+            return 0; /* no meta value: no period */
         if (rc != 0)
             return lmdb_err(rc);
         const uint8_t *m = d.mv_data;
         if (d.mv_size < META_LEN)
             return SZ_E_CORRUPT;
-        if (!(m[9] & 0x80))
+        if (!(m[1] & 0x80))
             return 0;
-        int64_t lo = (int64_t)be64_get(m + 10), hi = (int64_t)be64_get(m + 18);
+        int64_t lo = (int64_t)be64_get(m + 2), hi = (int64_t)be64_get(m + 10);
         return lo <= c->qmax && hi >= c->qmin;
     }
     }
@@ -1055,11 +1128,48 @@ static int post_qcmp(const void *a, const void *b) {
     return memcmp(a, b, POST_LEN);
 }
 
+/* Finds the posting of record id if it is indexed now as a record of the given kind: the
+ * first-version time comes from the store's resolver (or idx_ids), and the kind list confirms
+ * the kind and that the record is indexed (it may be unknown, or retracted). Returns 1, 0, or a
+ * negative error. */
+static int posting_of(check_ctx_t *x, const uint8_t id[32], unsigned kind, uint8_t post[POST_LEN]) {
+    uint64_t created;
+    int rc;
+    if (x->idx->resolve != NULL) {
+        rc = x->idx->resolve(x->idx->resolve_ctx, x->txn, id, &created);
+        if (rc == SZ_E_NOT_FOUND)
+            return 0;
+        if (rc != 0)
+            return rc;
+    } else {
+        MDB_val k = {32, (void *)id}, d;
+        rc = mdb_get(x->txn, x->idx->ids, &k, &d);
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc != 0)
+            return lmdb_err(rc);
+        if (d.mv_size != 8)
+            return SZ_E_CORRUPT;
+        created = be64_get(d.mv_data);
+    }
+    be64_put(post, created);
+    memcpy(post + 8, id, 32);
+    uint8_t key[2] = {TAG_KIND, (uint8_t)kind};
+    MDB_val k = {2, key}, d = {POST_LEN, post};
+    rc = mdb_cursor_get(x->field, &k, &d, MDB_GET_BOTH);
+    return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+}
+
 /* Loads the subject's own outgoing link ids into c->out when the subject is of the kind the
  * condition is about (a case for "case=", a testimony for "testimony="). */
 static int link_load_out(check_ctx_t *x, cond_t *c) {
-    MDB_val k = {32, c->key + 1}, d;
-    int rc = mdb_get(x->txn, x->idx->meta, &k, &d);
+    unsigned subject_kind = c->key[0] == LINK_CASE ? SZ_KIND_CASE : SZ_KIND_TESTIMONY;
+    uint8_t post[POST_LEN];
+    int rc = posting_of(x, c->key + 1, subject_kind, post);
+    if (rc <= 0)
+        return rc;
+    MDB_val k = {POST_LEN, post}, d;
+    rc = mdb_get(x->txn, x->idx->meta, &k, &d);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
@@ -1067,9 +1177,8 @@ static int link_load_out(check_ctx_t *x, cond_t *c) {
     const uint8_t *m = d.mv_data;
     if (d.mv_size < META_LEN || (d.mv_size - META_LEN) % 32 != 0)
         return SZ_E_CORRUPT;
-    unsigned subject_kind = c->key[0] == LINK_CASE ? SZ_KIND_CASE : SZ_KIND_TESTIMONY;
     size_t n = (d.mv_size - META_LEN) / 32;
-    if (m[8] != subject_kind || n == 0)
+    if (m[0] != subject_kind || n == 0)
         return 0;
     c->out = malloc(n * 32);
     if (c->out == NULL)
@@ -1080,8 +1189,8 @@ static int link_load_out(check_ctx_t *x, cond_t *c) {
 }
 
 /* Resolves a link condition into the sorted postings of the linked records of kind want_kind:
- * the incoming entries as stored, and the subject's outgoing ids looked up in idx_meta (those
- * not indexed yet are skipped: a link may name a record this node has not received). */
+ * the incoming entries as stored, and the subject's outgoing ids resolved to postings (those not
+ * indexed are skipped: a link may name a record this node has not received). */
 static int link_postings(check_ctx_t *x, const cond_t *c, unsigned want_kind,
                          uint8_t (**out)[POST_LEN], size_t *n_out) {
     *out = NULL;
@@ -1114,16 +1223,10 @@ static int link_postings(check_ctx_t *x, const cond_t *c, unsigned want_kind,
         goto fail;
     }
     for (size_t i = 0; i < c->nout; i++) {
-        MDB_val mk = {32, c->out[i]}, md;
-        int mr = mdb_get(x->txn, x->idx->meta, &mk, &md);
-        if (mr == 0 && md.mv_size >= META_LEN && ((const uint8_t *)md.mv_data)[8] == want_kind) {
-            memcpy(arr[n], md.mv_data, 8);
-            memcpy(arr[n] + 8, c->out[i], 32);
-            n++;
-        } else if (mr != 0 && mr != MDB_NOTFOUND) {
-            rc = lmdb_err(mr);
+        rc = posting_of(x, c->out[i], want_kind, arr[n]);
+        if (rc < 0)
             goto fail;
-        }
+        n += (size_t)rc;
     }
     /* Both sides may assert the same link: sort, then drop repeats. */
     qsort(arr, n, POST_LEN, post_qcmp);

@@ -14,7 +14,7 @@
 
 #include "record.h"
 
-#define SZ_INDEX_DBS 8 /* named databases this module may open */
+#define SZ_INDEX_DBS 8 /* named databases this module may open (4 are used) */
 #define SZ_QUERY_MAX_FILTERS 8
 #define SZ_QUERY_MAX_LIMIT 1000
 #define SZ_CURSOR_TOKEN_LEN 96 /* text length of a cursor token, without NUL */
@@ -47,6 +47,18 @@ typedef struct sz_query_s {
  * scratch space in it and must only be called by the single writer. */
 int sz_index_open(sz_index_t **out, MDB_txn *txn);
 void sz_index_close(sz_index_t *idx);
+
+/* Looks up the created time of record id's first version in txn: 0 and *first_created, or
+ * SZ_E_NOT_FOUND for an unknown record, or a negative error. It may also answer for records that
+ * are not indexed (retracted, not current); the index checks that itself. */
+typedef int (*sz_index_created_cb)(void *ctx, MDB_txn *txn, const uint8_t id[static 32],
+                                   uint64_t *first_created);
+
+/* Lets list queries ask the store for first-version times (ctx is borrowed and passed back), so
+ * the index needs no id-keyed map of its own: that saves a put on a random key per record. Call
+ * it right after sz_index_open(), before any update, and do so on every open of an archive or on
+ * none: without a resolver the index keeps its own map (idx_ids) from its first update on. */
+void sz_index_set_resolver(sz_index_t *idx, sz_index_created_cb cb, void *ctx);
 
 /* Records that the current version of record_id changed from old (NULL for a record seen for the
  * first time) to cur, inside the caller's write transaction. first_created is the created time of

@@ -1,7 +1,9 @@
 /* Benchmark for daemon/index: the cost of sz_index_update per record against the raw batched LMDB
  * put rate of the same envelopes, and the latency of filtered list queries of 100 results.
  *
- * usage: bench_index [RECORDS] [DIR]   (default 200000 records in a fresh temporary folder)
+ * usage: bench_index [RECORDS] [DIR] [own-map]
+ *   (default 200000 records in a fresh temporary folder; by default the index resolves record ids
+ *   through a resolver, as the store provides; "own-map" makes it keep its own id map instead)
  *
  * Records are ~1 KiB testimonies and cases with realistic field mixes. They are not signed: the
  * index never checks signatures, and signing would dominate set-up time. Prints one key=value
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "encoding.h"
+#include "error.h"
 #include "index.h"
 #include "record.h"
 
@@ -83,6 +86,28 @@ static void make_body(item_t *it, size_t i, const item_t *items) {
     it->len = (size_t)n;
 }
 
+/* The resolver the store would provide: here a sorted array of (id, created). */
+typedef struct idtime_s {
+    uint8_t id[32];
+    uint64_t created;
+} idtime_t;
+static idtime_t *by_id;
+static size_t n_by_id;
+
+static int idtime_cmp(const void *a, const void *b) {
+    return memcmp(a, b, 32);
+}
+
+static int bench_resolve(void *ctx, MDB_txn *txn, const uint8_t id[static 32], uint64_t *created) {
+    (void)ctx;
+    (void)txn;
+    const idtime_t *hit = bsearch(id, by_id, n_by_id, sizeof(*by_id), idtime_cmp);
+    if (hit == NULL)
+        return SZ_E_NOT_FOUND;
+    *created = hit->created;
+    return 0;
+}
+
 static void fill_record(sz_record_t *r, const item_t *it) {
     memset(r, 0, sizeof(*r));
     r->format = SZ_RECORD_FORMAT;
@@ -136,6 +161,18 @@ int main(int argc, char **argv) {
     if (sz_index_open(&idx, txn) != 0)
         return 1;
     mdb_txn_commit(txn);
+    int own_map = argc > 3 && strcmp(argv[3], "own-map") == 0;
+    if (!own_map) {
+        by_id = malloc(n * sizeof(*by_id));
+        for (size_t i = 0; i < n; i++) {
+            memcpy(by_id[i].id, items[i].id, 32);
+            by_id[i].created = items[i].created;
+        }
+        n_by_id = n;
+        qsort(by_id, n, sizeof(*by_id), idtime_cmp);
+        sz_index_set_resolver(idx, bench_resolve, NULL);
+    }
+    printf("id_resolution=%s\n", own_map ? "own-map" : "store-resolver");
     /* Raw puts and index updates alternate batch by batch, so both see the same machine load
      * and the same growing file; each batch is one write transaction. */
     double raw_s = 0, raw_c = 0, idx_s = 0, idx_c = 0, t0, c0;
