@@ -900,15 +900,16 @@ static int remove_posting(wctx_t *w, const uint8_t *term, size_t tlen, uint64_t 
 
 typedef struct gent_s {
     post_t p;
-    uint32_t next;
+    uint32_t group; /* index into grouper.g before sorting */
 } gent_t;
 
 typedef struct group_s {
     uint64_t pre; /* term_prefix() */
     uint32_t off; /* term in the arena */
     uint32_t len;
-    uint32_t head, last;
-    uint32_t count;
+    uint32_t id;    /* index before sorting */
+    uint32_t count; /* postings; after sorting, also the start of its slice */
+    uint32_t start;
 } group_t;
 
 typedef struct grouper_s {
@@ -917,7 +918,7 @@ typedef struct grouper_s {
     size_t ng, gcap;
     gent_t *e;
     size_t ne, ecap;
-    uint32_t *slot; /* group index + 1, 0 = empty */
+    uint64_t *slot; /* hash << 32 | (group index + 1), 0 = empty */
     size_t nslot;
     plist_t posts;
 } grouper_t;
@@ -937,16 +938,19 @@ static uint32_t term_hash(const uint8_t *p, size_t n) {
     return h;
 }
 
+/* A slot holds the term's 32-bit hash above its group index + 1 (0 = empty), so a probe touches
+ * a group only when the hashes agree. */
 static int grouper_rehash(grouper_t *gr) {
     size_t ns = gr->nslot ? gr->nslot * 2 : 4096;
-    uint32_t *slot = calloc(ns, sizeof(uint32_t));
+    uint64_t *slot = calloc(ns, sizeof(uint64_t));
     if (slot == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < gr->ng; i++) {
-        size_t h = term_hash(gr->arena.p + gr->g[i].off, gr->g[i].len) & (ns - 1);
+        uint32_t hv = term_hash(gr->arena.p + gr->g[i].off, gr->g[i].len);
+        size_t h = hv & (ns - 1);
         while (slot[h] != 0)
             h = (h + 1) & (ns - 1);
-        slot[h] = (uint32_t)i + 1;
+        slot[h] = ((uint64_t)hv << 32) | ((uint64_t)i + 1);
     }
     free(gr->slot);
     gr->slot = slot;
@@ -958,13 +962,16 @@ static int grouper_add(grouper_t *gr, const uint8_t *term, size_t len, const pos
     int rc;
     if (gr->ng * 2 >= gr->nslot && (rc = grouper_rehash(gr)) != 0)
         return rc;
-    size_t h = term_hash(term, len) & (gr->nslot - 1);
+    uint32_t hv = term_hash(term, len);
+    size_t h = hv & (gr->nslot - 1);
     group_t *g = NULL;
     while (gr->slot[h] != 0) {
-        group_t *c = &gr->g[gr->slot[h] - 1];
-        if (c->len == len && memcmp(gr->arena.p + c->off, term, len) == 0) {
-            g = c;
-            break;
+        if ((uint32_t)(gr->slot[h] >> 32) == hv) {
+            group_t *c = &gr->g[(uint32_t)gr->slot[h] - 1];
+            if (c->len == len && memcmp(gr->arena.p + c->off, term, len) == 0) {
+                g = c;
+                break;
+            }
         }
         h = (h + 1) & (gr->nslot - 1);
     }
@@ -974,7 +981,6 @@ static int grouper_add(grouper_t *gr, const uint8_t *term, size_t len, const pos
         return SZ_E_TOO_LARGE;
     uint32_t ei = (uint32_t)gr->ne++;
     gr->e[ei].p = *p;
-    gr->e[ei].next = UINT32_MAX;
     if (g == NULL) {
         if ((rc = grow((void **)&gr->g, &gr->gcap, gr->ng + 1, sizeof(group_t))) != 0 ||
             (rc = buf_reserve(&gr->arena, len)) != 0)
@@ -983,15 +989,15 @@ static int grouper_add(grouper_t *gr, const uint8_t *term, size_t len, const pos
         g->pre = term_prefix(term, len);
         g->off = (uint32_t)gr->arena.len;
         g->len = (uint32_t)len;
-        g->head = g->last = ei;
+        g->id = (uint32_t)gr->ng;
         g->count = 1;
         memcpy(gr->arena.p + gr->arena.len, term, len);
         gr->arena.len += len;
-        gr->slot[h] = (uint32_t)++gr->ng;
+        gr->e[ei].group = g->id;
+        gr->slot[h] = ((uint64_t)hv << 32) | (uint64_t)++gr->ng;
         return 0;
     }
-    gr->e[g->last].next = ei;
-    g->last = ei;
+    gr->e[ei].group = g->id;
     g->count++;
     return 0;
 }
@@ -1082,14 +1088,27 @@ int sz_fts_flush(sz_fts_t *fts, MDB_txn *txn) {
     }
     groups_sort(gr.arena.p, gr.g, tmp, gr.ng);
     free(tmp);
+    /* Scatter the postings into one array, each term's slice in docno order (entries were added
+     * in docno order). Independent stores here are much cheaper than chasing per-term lists. */
+    uint32_t *at = malloc((gr.ng ? gr.ng : 1) * sizeof(uint32_t));
+    if (at == NULL ||
+        (rc = grow((void **)&gr.posts.v, &gr.posts.cap, gr.ne ? gr.ne : 1, sizeof(post_t))) != 0) {
+        free(at);
+        rc = rc ? rc : -ENOMEM;
+        goto out;
+    }
+    uint32_t sum = 0;
+    for (size_t gi = 0; gi < gr.ng; gi++) {
+        gr.g[gi].start = sum;
+        at[gr.g[gi].id] = sum;
+        sum += gr.g[gi].count;
+    }
+    for (size_t ei = 0; ei < gr.ne; ei++)
+        gr.posts.v[at[gr.e[ei].group]++] = gr.e[ei].p;
+    free(at);
     for (size_t gi = 0; gi < gr.ng && rc == 0; gi++) {
         const group_t *g = &gr.g[gi];
-        if ((rc = grow((void **)&gr.posts.v, &gr.posts.cap, g->count, sizeof(post_t))) != 0)
-            break;
-        size_t n = 0;
-        for (uint32_t e = g->head; e != UINT32_MAX; e = gr.e[e].next)
-            gr.posts.v[n++] = gr.e[e].p;
-        rc = merge_term(&w, gr.arena.p + g->off, g->len, gr.posts.v, n);
+        rc = merge_term(&w, gr.arena.p + g->off, g->len, gr.posts.v + g->start, g->count);
     }
     if (rc == 0)
         rc = sz__lmdb_err(mdb_drop(txn, fts->pending, 0));
