@@ -5,7 +5,9 @@
  *      only after its durable commit: records/s, beside the single-core Ed25519 verify rate of
  *      the same envelopes measured in the same run, and their ratio (target >= 1.3);
  *   2. one submit round trip including the commit, sequentially: p50 and p99 (target p50 <= 2 ms);
- *   3. one GET round trip: p50 and p99 (target p50 <= 0.3 ms).
+ *   3. one GET round trip: p50 and p99 (target p50 <= 0.3 ms);
+ *   4. 1,000 idle connections (handshake and HELLO done): the daemon's anonymous resident memory
+ *      (RssAnon: the LMDB map is file-backed and not counted) before and after (target <= 64 MiB).
  *
  * usage: bench_submit [N] (default 100000). The daemon is $SAMIZDATD, else samizdatd beside this
  * binary's build tree (../daemon/samizdatd). Build it in Release for meaningful figures. */
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -178,6 +181,21 @@ static int make_envelopes(const uint8_t *sk, unsigned first, unsigned count, uin
             return rc;
     }
     return 0;
+}
+
+/* Reads a "Name:   123 kB" line of /proc/PID/status, in KiB; -1 if absent. */
+static long proc_status_kb(pid_t pid, const char *name) {
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    size_t nl = strlen(name);
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, name, nl) == 0 && line[nl] == ':')
+            v = strtol(line + nl + 1, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return v;
 }
 
 int main(int argc, char **argv) {
@@ -346,6 +364,37 @@ int main(int argc, char **argv) {
     p99 = lat[LAT_GETS * 99 / 100] * 1e3;
     printf("get round trip: p50 %.3f ms, p99 %.3f ms (%u samples; target p50 <= 0.3 ms) %s\n", p50,
            p99, LAT_GETS, p50 <= 0.3 ? "MET" : "MISSED");
+
+    /* 4. Idle connections. */
+    enum { IDLE = 1000 };
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < IDLE + 64) {
+        rl.rlim_cur = rl.rlim_max < IDLE + 64 ? rl.rlim_max : IDLE + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    long anon0 = proc_status_kb(daemon_pid, "RssAnon"), rss0 = proc_status_kb(daemon_pid, "VmRSS");
+    sz_net_t **idle = calloc(IDLE, sizeof(*idle));
+    unsigned opened = 0;
+    if (sz_invite_parse(invite, &inv) == 0) {
+        p.network_key = inv.network_key;
+        p.node_key = inv.node_key;
+        p.timeout_ms = 20000;
+        for (; idle != NULL && opened < IDLE; opened++)
+            if (sz_net_connect(&idle[opened], &p, why, sizeof(why)) != 0) {
+                fprintf(stderr, "bench_submit: idle connection %u: %s\n", opened, why);
+                break;
+            }
+        sz_invite_wipe(&inv);
+    }
+    usleep(500000);
+    long anon1 = proc_status_kb(daemon_pid, "RssAnon"), rss1 = proc_status_kb(daemon_pid, "VmRSS");
+    printf("%u idle connections: daemon RssAnon %.1f MiB (was %.1f before them), VmRSS %.1f MiB "
+           "(was %.1f; includes the LMDB map pages touched); target RssAnon <= 64 MiB %s\n",
+           opened, anon1 / 1024.0, anon0 / 1024.0, rss1 / 1024.0, rss0 / 1024.0,
+           opened == IDLE && anon1 >= 0 && anon1 <= 64 * 1024 ? "MET" : "MISSED");
+    for (unsigned i = 0; i < opened; i++)
+        sz_net_close(idle[i]);
+    free(idle);
 
     sz_net_close(c);
     for (unsigned i = 0; i < n; i++)
