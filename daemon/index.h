@@ -2,9 +2,10 @@
  *
  * The store (daemon/store.c) owns the LMDB environment and calls these functions inside its own
  * write transactions; this module owns its named databases (all prefixed "idx_") and their key
- * layouts, which daemon/STORE.md documents. Indexes describe each record's CURRENT version only
- * (RECORD.md's deterministic rule); ordering uses the record's first-version created time and
- * record id, which never change, so cursor tokens stay stable under concurrent writes. */
+ * layouts, which daemon/INDEX.md documents (linked from STORE.md). Indexes describe each record's
+ * CURRENT version only (RECORD.md's deterministic rule); ordering uses the record's first-version
+ * created time and record id, which never change, so cursor tokens stay stable under concurrent
+ * writes. */
 #ifndef SZ_INDEX_H
 #define SZ_INDEX_H
 
@@ -46,11 +47,14 @@ typedef struct sz_query_s {
  * running sz_index_list() and sz_index_verify(), but sz_index_update() and sz_index_remove() keep
  * scratch space in it and must only be called by the single writer. */
 int sz_index_open(sz_index_t **out, MDB_txn *txn);
+
+/* Frees the handle (NULL is allowed); the databases and their contents stay. */
 void sz_index_close(sz_index_t *idx);
 
 /* Looks up the created time of record id's first version in txn: 0 and *first_created, or
  * SZ_E_NOT_FOUND for an unknown record, or a negative error. It may also answer for records that
- * are not indexed (retracted, not current); the index checks that itself. */
+ * are not indexed (retracted, not current); the index checks that itself. It is called only by
+ * sz_index_list(), from whichever threads run queries, with their (read) transaction. */
 typedef int (*sz_index_created_cb)(void *ctx, MDB_txn *txn, const uint8_t id[static 32],
                                    uint64_t *first_created);
 
