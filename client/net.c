@@ -408,7 +408,7 @@ static int handshake(sz_net_t *c, const sz_net_params_t *p) {
     if (rc == 0) {
         rc = set_err(c, SZ_E_HANDSHAKE,
                      "the node closed the connection at the start of the handshake (not a "
-                     "samizdat node, or another protocol generation?)");
+                     "samizdat node, another protocol generation, or at its connection limit?)");
         goto out;
     }
     if (rc < 0)
