@@ -34,6 +34,11 @@
     "$SAMIZDAT_NETWORK_KEY_FILE or ~/.config/samizdat/network.key and does NOT pin the node's\n"   \
     "key (any node holding the network key is accepted).\n"
 
+/* Reading commands connect with --key or $SAMIZDAT_KEY when one is named, else anonymously. */
+#define READ_HELP                                                                                  \
+    "Reading needs no key: unless --key or $SAMIZDAT_KEY names one, the connection uses a\n"       \
+    "throwaway identity.\n"
+
 const char sz_usage_submit[] =
     "usage: samizdat [--node NODE] [--key FILE] submit testimony|case FILE.json [--json]\n"
     "\n"
@@ -70,7 +75,7 @@ const char sz_usage_get[] =
     "  -o, --output OUT also write the verified envelope to the record file OUT (for\n"
     "                   'samizdat verify' or 'show'; sha256sum OUT is the version hash)\n"
     "  --json           print the result as JSON\n"
-    "\n" NODE_HELP;
+    "\n" NODE_HELP READ_HELP;
 
 const char sz_usage_history[] =
     "usage: samizdat [--node NODE] history ID [--json]\n"
@@ -80,7 +85,7 @@ const char sz_usage_history[] =
     "verified here.\n"
     "\n"
     "  --json   print the versions as a JSON array\n"
-    "\n" NODE_HELP;
+    "\n" NODE_HELP READ_HELP;
 
 const char sz_usage_list[] =
     "usage: samizdat [--node NODE] list [--kind K] [--where FIELD=VALUE]... [--limit N]\n"
@@ -96,7 +101,7 @@ const char sz_usage_list[] =
     "  --cursor TOKEN       continue after a previous page (its next cursor)\n"
     "  --newest             newest first\n"
     "  --json               print {records: [...], next_cursor} as JSON\n"
-    "\n" NODE_HELP;
+    "\n" NODE_HELP READ_HELP;
 
 const char sz_usage_search[] =
     "usage: samizdat [--node NODE] search TEXT [--limit N] [--json]\n"
@@ -106,7 +111,7 @@ const char sz_usage_search[] =
     "\n"
     "  --limit N   at most N hits, 1..1000 (default 20)\n"
     "  --json      print the hits as a JSON array\n"
-    "\n" NODE_HELP;
+    "\n" NODE_HELP READ_HELP;
 
 const char sz_usage_status[] =
     "usage: samizdat [--node NODE] status [--json]\n"
@@ -115,7 +120,7 @@ const char sz_usage_status[] =
     "and its signed Merkle tree head (the signature is verified here against the node's key).\n"
     "\n"
     "  --json   print the status as JSON\n"
-    "\n" NODE_HELP;
+    "\n" NODE_HELP READ_HELP;
 
 /* ---- Small helpers -------------------------------------------------------------------------- */
 
