@@ -373,6 +373,15 @@ static void test_spliced_and_unprotected(void **state) {
     assert_int_equal(sz_keybackup_restore_escrow(&sk, mine, strlen(mine), recovery_sk),
                      SZ_E_KEYFILE);
     assert_null(sk);
+    /* The owner's seed with someone else's public half: the seed matches, the halves do not. */
+    memcpy(mixed, owner_sk, 32);
+    memcpy(mixed + 32, other_pk, 32);
+    memcpy(esc_t, esc_m, sizeof(esc_t));
+    assert_int_equal(crypto_box_seal(esc_t + 38, mixed, 64, xpk), 0);
+    put_escrow(mine, off_m, esc_t);
+    assert_int_equal(sz_keybackup_restore_escrow(&sk, mine, strlen(mine), recovery_sk),
+                     SZ_E_KEYFILE);
+    assert_null(sk);
     sz_keyfile_text_free(mine);
     sz_keyfile_text_free(theirs);
 

@@ -498,30 +498,33 @@ static void be32(uint8_t *p, uint32_t v) {
     p[3] = (uint8_t)v;
 }
 
-/* Builds a body with nslots slots (slot 0 for pks[0], the rest decoys), m padded bytes whose first
- * 4 + ptlen bytes are the given length field and plaintext and the rest `fill`. If other_key is
- * set, slot 1 is a box of a different content key to pks[0]. Returns a malloc'd body. */
+/* Builds a body with nslots slots, m padded bytes whose first 4 + ptlen bytes are the given length
+ * field and plaintext and the rest `fill`. Slots for the reader pks[0], by other_key: 0, the real
+ * key in slot 0; 1, the real key in slot 0 and a different (uncommitted) key in slot 1; 2, the
+ * uncommitted key in slot 0 and the real one in slot 1; 3, only the uncommitted key, in slot 0.
+ * All other slots are decoys. Returns a malloc'd body. */
 static uint8_t *hand_build(unsigned nslots, size_t m, uint32_t len_field, const void *pt,
                            size_t ptlen, uint8_t fill, int other_key, uint8_t kind, size_t *out) {
     size_t head = SZ_SEAL_HEADER_LEN + nslots * SZ_SEAL_SLOT_LEN;
     size_t total = head + m + 16;
     uint8_t *b = malloc(total);
     assert_non_null(b);
-    uint8_t k[32], aead[32], xpk[32];
+    uint8_t k[32], k2[32], aead[32], xpk[32];
     randombytes_buf(k, 32);
+    randombytes_buf(k2, 32);
     b[0] = 1;
     b[1] = (uint8_t)nslots;
     randombytes_buf(b + 2, 24);
     assert_int_equal(crypto_kdf_derive_from_key(aead, 32, 1, "szseal01", k), 0);
     assert_int_equal(crypto_kdf_derive_from_key(b + 26, 32, 2, "szseal01", k), 0);
     assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(xpk, pks[0]), 0);
+    int real_pos = other_key == 2 ? 1 : other_key == 3 ? -1 : 0;
+    int bogus_pos = other_key == 1 ? 1 : other_key >= 2 ? 0 : -1;
     for (unsigned i = 0; i < nslots; i++) {
         uint8_t *slot = b + SZ_SEAL_HEADER_LEN + i * SZ_SEAL_SLOT_LEN;
-        if (i == 0) {
+        if ((int)i == real_pos) {
             assert_int_equal(crypto_box_seal(slot, k, 32, xpk), 0);
-        } else if (i == 1 && other_key) {
-            uint8_t k2[32];
-            randombytes_buf(k2, 32);
+        } else if ((int)i == bogus_pos) {
             assert_int_equal(crypto_box_seal(slot, k2, 32, xpk), 0);
         } else {
             uint8_t dpk[32], dsk[32], dk[32];
@@ -561,9 +564,17 @@ static void test_hand_built(void **state) {
     uint8_t *b = hand_build(4, 1024, (uint32_t)n, msg, n, 0, 0, 2, &blen);
     unseal_expect(b, blen, 2, author_pk, sks[0], msg, n);
     free(b);
-    /* A second, non-committed key in another slot for the same reader is skipped. */
+    /* A second, non-committed key for the same reader is skipped, before or after the real one;
+     * with only a non-committed key the body does not open. */
     b = hand_build(4, 1024, (uint32_t)n, msg, n, 0, 1, 2, &blen);
     unseal_expect(b, blen, 2, author_pk, sks[0], msg, n);
+    free(b);
+    b = hand_build(4, 1024, (uint32_t)n, msg, n, 0, 2, 2, &blen);
+    unseal_expect(b, blen, 2, author_pk, sks[0], msg, n);
+    free(b);
+    b = hand_build(4, 1024, (uint32_t)n, msg, n, 0, 3, 2, &blen);
+    assert_int_equal(unseal_rc(b, blen, 2, author_pk, sks[0]), SZ_E_DECRYPT);
+    assert_int_equal(unseal_rc(b, blen, 2, author_pk, sks[1]), SZ_E_SEALED);
     free(b);
     /* Non-zero padding. */
     b = hand_build(4, 1024, (uint32_t)n, msg, n, 0x20, 0, 2, &blen);
