@@ -221,7 +221,7 @@ static int ids_disjoint(const uint8_t *a, uint32_t na, const uint8_t *b, uint32_
 }
 
 /* Decodes the range after lower; checks everything that can be checked without the local set. */
-static int rd_range(rd_t *r, const sz_recon_bound_t *lower, range_t *g) {
+static int rd_range(rd_t *r, const sz_recon_bound_t *lower, range_t *g, uint32_t max_idlist) {
     memset(g, 0, sizeof *g);
     if (rd_bound(r, &g->upper) != 0 || bound_cmp(&g->upper, lower) <= 0)
         return SZ_E_PROTOCOL;
@@ -237,7 +237,7 @@ static int rd_range(rd_t *r, const sz_recon_bound_t *lower, range_t *g) {
         r->pos += SZ_RECON_FP_LEN;
         return 0;
     case MODE_IDLIST:
-        if (rd_varint(r, &g->n1) != 0 || g->n1 > SZ_RECON_MAX_IDLIST)
+        if (rd_varint(r, &g->n1) != 0 || g->n1 > max_idlist)
             return SZ_E_PROTOCOL;
         return rd_ids(r, g->n1, lower, &g->upper, &g->ids1);
     case MODE_DIFF:
@@ -255,6 +255,13 @@ static int rd_range(rd_t *r, const sz_recon_bound_t *lower, range_t *g) {
     }
 }
 
+/* The longest IDLIST a peer may send: one whose DIFF, in the worst case, still fits in an
+ * otherwise empty message of max_len bytes, so that every answer can be written. */
+static uint32_t max_idlist_for(size_t max_len) {
+    size_t n = max_len > 256 ? (max_len - 256) / 32 : 0;
+    return n < SZ_RECON_MAX_IDLIST ? (uint32_t)n : SZ_RECON_MAX_IDLIST;
+}
+
 int sz_recon_check(const uint8_t *msg, size_t len, size_t max_len, size_t *nranges,
                    int *needs_reply) {
     if (max_len == 0)
@@ -266,10 +273,11 @@ int sz_recon_check(const uint8_t *msg, size_t len, size_t max_len, size_t *nrang
     rd_t r = {msg, len, 1};
     sz_recon_bound_t lower = bound_zero;
     size_t n = 0;
+    uint32_t max_idlist = max_idlist_for(max_len);
     int reply = 0, prev_skip = 0;
     while (r.pos < r.len) {
         range_t g;
-        if (++n > SZ_RECON_MAX_RANGES || rd_range(&r, &lower, &g) != 0)
+        if (++n > SZ_RECON_MAX_RANGES || rd_range(&r, &lower, &g, max_idlist) != 0)
             return SZ_E_PROTOCOL;
         /* Canonical: runs of skipped ranges are merged, and a trailing skip is implied. */
         if (g.mode == MODE_SKIP && prev_skip)
@@ -750,7 +758,7 @@ int sz_recon_process(sz_recon_t *r, const uint8_t *in, size_t len, const uint8_t
     int overflowed = 0;
     while (rd.pos < rd.len) {
         range_t g;
-        if (rd_range(&rd, &lower, &g) != 0)
+        if (rd_range(&rd, &lower, &g, SZ_RECON_MAX_IDLIST) != 0)
             return fail(r, SZ_E_PROTOCOL); /* unreachable after the check */
         sz_recon_bound_t cut = lower;
         rc = 0;

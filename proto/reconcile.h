@@ -150,9 +150,9 @@ int sz_recon_done(const sz_recon_t *r);
 void sz_recon_get_stats(const sz_recon_t *r, sz_recon_stats_t *st);
 
 /* Checks that msg (borrowed) is a well-formed reconciliation message of at most max_len bytes
- * (0 = SZ_RECON_MAX_MESSAGE), without a session. Writes the number of ranges to *nranges (may be
- * NULL) and whether the message asks for an answer to *needs_reply (may be NULL). Returns 0,
- * SZ_E_PROTOCOL or SZ_E_TOO_LARGE. */
+ * (0 = SZ_RECON_MAX_MESSAGE; it also bounds IDLIST lengths, SYNC.md 3.3), without a session. Writes
+ * the number of ranges to *nranges (may be NULL) and whether the message asks for an answer to
+ * *needs_reply (may be NULL). Returns 0, SZ_E_PROTOCOL or SZ_E_TOO_LARGE. */
 int sz_recon_check(const uint8_t *msg, size_t len, size_t max_len, size_t *nranges,
                    int *needs_reply);
 

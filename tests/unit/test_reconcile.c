@@ -1037,6 +1037,45 @@ static void test_limits_and_state(void **state) {
     sz_recon_free(r);
 }
 
+/* With small messages, an IDLIST too long for its DIFF answer to fit is refused; one id fewer
+ * is answered within the bound. */
+static void test_idlist_bound(void **state) {
+    (void)state;
+    sz_recon_options_t o = {0};
+    o.max_message = SZ_RECON_MIN_MESSAGE;
+    size_t limit = (SZ_RECON_MIN_MESSAGE - 256) / 32;
+    for (size_t n = limit; n <= limit + 1; n++) {
+        uint8_t *m = malloc(5 + n * 32);
+        assert_non_null(m);
+        size_t len = 0;
+        m[len++] = 1;
+        m[len++] = 33;
+        m[len++] = 2;
+        if (n >= 0x80)
+            m[len++] = (uint8_t)(0x80 | (n & 0x7f));
+        m[len++] = (uint8_t)(n >= 0x80 ? n >> 7 : n);
+        memcpy(m + len, fx.ids.ids, n * 32);
+        len += n * 32;
+        assert_true(len <= SZ_RECON_MIN_MESSAGE);
+        sz_recon_t *r;
+        assert_int_equal(sz_recon_new(&r, &fx.src, &o), 0);
+        const uint8_t *out;
+        size_t out_len;
+        int rc = sz_recon_process(r, m, len, &out, &out_len, NULL);
+        if (n == limit) {
+            assert_int_equal(rc, 0);
+            assert_true(out_len > 1 && out_len <= SZ_RECON_MIN_MESSAGE);
+        } else {
+            assert_int_equal(rc, SZ_E_PROTOCOL);
+            assert_int_equal(sz_recon_check(m, len, SZ_RECON_MIN_MESSAGE, NULL, NULL),
+                             SZ_E_PROTOCOL);
+            assert_int_equal(sz_recon_check(m, len, 0, NULL, NULL), 0);
+        }
+        sz_recon_free(r);
+        free(m);
+    }
+}
+
 /* An on_id error stops the session and is returned. */
 static int refuse(void *arg, int kind, const uint8_t id[32]) {
     (void)arg;
@@ -1086,6 +1125,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_hostile_diffs, setup_fixture, teardown_fixture),
         cmocka_unit_test_setup_teardown(test_limits_and_state, setup_fixture, teardown_fixture),
         cmocka_unit_test_setup_teardown(test_callback_error, setup_fixture, teardown_fixture),
+        cmocka_unit_test_setup_teardown(test_idlist_bound, setup_fixture, teardown_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
