@@ -24,6 +24,7 @@ struct sz_submit_job_s {
     int err;
     sz_submit_job_t *next_conn;   /* the connection's FIFO */
     sz_submit_job_t *next_commit; /* the commit queue */
+    sz_submit_job_t *next_verify; /* waiting for a verification worker */
     sz_verified_t v;
     sz_put_result_t res;
     char why[SZ_POLICY_WHY_MAX];
@@ -36,6 +37,7 @@ typedef struct batch_s {
     sz_server_t *srv;
     size_t n;
     int rc;
+    uint64_t ns; /* time the commit took */
     sz_submit_job_t **jobs;
     sz_verified_t *v;
     sz_put_result_t *res;
@@ -44,7 +46,8 @@ typedef struct batch_s {
 static void fts_kick(sz_server_t *s);
 
 int sz_ingest_busy(const sz_server_t *s) {
-    return s->committing || s->commit_queued > 0 || s->fts_running;
+    return s->committing || s->commit_queued > 0 || s->fts_running || s->verify_pending > 0 ||
+           s->verify_workers > 0;
 }
 
 static void reply(sz_submit_job_t *j, int err, const sz_put_result_t *res) {
@@ -80,7 +83,9 @@ static void reply(sz_submit_job_t *j, int err, const sz_put_result_t *res) {
 
 static void commit_work(uv_work_t *w) {
     batch_t *b = w->data;
+    uint64_t t0 = uv_hrtime();
     b->rc = sz_store_put_verified(b->srv->store, b->v, b->n, b->res);
+    b->ns = uv_hrtime() - t0;
 }
 
 static void commit_kick(sz_server_t *s);
@@ -91,11 +96,27 @@ static void after_commit(uv_work_t *w, int status) {
     sz_server_t *s = b->srv;
     s->pending_work--;
     s->committing = 0;
+    SZ_LOG(SZ_LOG_DEBUG, "commit", SZ_LF_UINT("records", b->n),
+           SZ_LF_F64("ms", (double)b->ns / 1e6), SZ_LF_UINT("queued", s->commit_queued),
+           SZ_LF_UINT("verifying", s->verify_pending));
     if (b->rc < 0)
         SZ_LOG(SZ_LOG_ERROR, "commit_failed", SZ_LF_ERR("err", b->rc),
                SZ_LF_STR("detail", sz_store_errmsg(s->store)), SZ_LF_UINT("records", b->n));
+    /* One write per connection for the whole batch: cork, answer, uncork. Each job's reference
+     * to its connection is doubled meanwhile, since answering drops one. */
+    sz_conn_t **conns = malloc(b->n * sizeof *conns);
+    for (size_t i = 0; conns != NULL && i < b->n; i++) {
+        conns[i] = b->jobs[i]->c;
+        conns[i]->refs++;
+        sz_conn_cork(conns[i]);
+    }
     for (size_t i = 0; i < b->n; i++)
         reply(b->jobs[i], b->res[i].err, &b->res[i]);
+    for (size_t i = 0; conns != NULL && i < b->n; i++) {
+        sz_conn_uncork(conns[i]);
+        sz_conn_unref(conns[i]);
+    }
+    free(conns);
     if (b->rc == 0) {
         s->fts_dirty = 1;
         fts_kick(s);
@@ -163,18 +184,26 @@ static void commit_kick(sz_server_t *s) {
 
 /* ---- Full-text catch-up after commits, one job at a time ---- */
 
-#define FTS_STEP 20000
+/* Full-text catch-up is not part of an acknowledgement, and the store holds its write lock for a
+ * whole catch-up call, so commits wait behind it. It therefore runs in big steps only when no
+ * submit has arrived for FTS_QUIET_MS, and otherwise in small steps at most once per
+ * FTS_BUSY_GAP_MS, so a stream of submits neither waits long behind indexing nor starves it. */
+#define FTS_STEP_IDLE 1024
+#define FTS_STEP_BUSY 128
+#define FTS_QUIET_MS 20
+#define FTS_BUSY_GAP_MS 200
 
 typedef struct fts_job_s {
     uv_work_t work;
     sz_server_t *srv;
     uint64_t done;
+    size_t step;
     int rc;
 } fts_job_t;
 
 static void fts_work(uv_work_t *w) {
     fts_job_t *f = w->data;
-    f->rc = sz_store_fts_catchup(f->srv->store, FTS_STEP, &f->done);
+    f->rc = sz_store_fts_catchup(f->srv->store, f->step, &f->done);
 }
 
 static void after_fts(uv_work_t *w, int status) {
@@ -183,22 +212,38 @@ static void after_fts(uv_work_t *w, int status) {
     sz_server_t *s = f->srv;
     s->pending_work--;
     s->fts_running = 0;
+    s->fts_last_ms = uv_now(s->loop);
     if (f->rc < 0)
         SZ_LOG(SZ_LOG_ERROR, "fts_catchup_failed", SZ_LF_ERR("err", f->rc));
-    else if (f->done >= FTS_STEP)
+    else if (f->done >= f->step)
         s->fts_dirty = 1;
     free(f);
     fts_kick(s);
     sz_server_check_finish(s);
 }
 
+static void on_fts_timer(uv_timer_t *t) {
+    fts_kick(t->data);
+}
+
 static void fts_kick(sz_server_t *s) {
     if (s->fts_running || !s->fts_dirty || s->stopping)
         return;
+    uint64_t now = uv_now(s->loop);
+    int busy = s->verify_pending > 0 || s->verify_workers > 0 || s->commit_queued > 0 ||
+               s->committing || now - s->last_submit_ms < FTS_QUIET_MS;
+    size_t step = busy ? FTS_STEP_BUSY : FTS_STEP_IDLE;
+    if (busy && now - s->fts_last_ms < FTS_BUSY_GAP_MS) {
+        /* Come back when the node may have gone quiet, or the gap has passed. */
+        if (!uv_is_active((uv_handle_t *)&s->fts_timer))
+            uv_timer_start(&s->fts_timer, on_fts_timer, FTS_QUIET_MS, 0);
+        return;
+    }
     fts_job_t *f = calloc(1, sizeof *f);
     if (f == NULL)
         return;
     f->srv = s;
+    f->step = step;
     f->work.data = f;
     s->fts_dirty = 0;
     s->fts_running = 1;
@@ -206,20 +251,36 @@ static void fts_kick(sz_server_t *s) {
     if (uv_queue_work(s->loop, &f->work, fts_work, after_fts) < 0) {
         s->pending_work--;
         s->fts_running = 0;
+        s->fts_dirty = 1;
         free(f);
     }
 }
 
 /* ---- Verification ---- */
 
-static void verify_work(uv_work_t *w) {
-    sz_submit_job_t *j = w->data;
-    sz_server_t *s = j->c->srv;
+/* A worker verifies a share of the pending submits in one pool job, so a burst of pipelined
+ * submits costs one wake-up per share instead of one per record. */
+#define VBATCH_MAX 64
+
+typedef struct vbatch_s {
+    uv_work_t work;
+    sz_server_t *srv;
+    size_t n;
+    sz_submit_job_t *jobs[VBATCH_MAX];
+} vbatch_t;
+
+static void verify_one(sz_submit_job_t *j, const sz_policy_t *policy) {
     j->err = sz_store_verify(&j->v, j->env, j->len);
     /* A first version is a new record: the submission policy decides. Later versions are judged
      * by the store's editor callback inside the commit. */
     if (j->err == 0 && j->v.rec.nparents == 0)
-        j->err = sz_policy_may_submit(s->policy, j->v.rec.author, j->why, sizeof j->why);
+        j->err = sz_policy_may_submit(policy, j->v.rec.author, j->why, sizeof j->why);
+}
+
+static void verify_work(uv_work_t *w) {
+    vbatch_t *b = w->data;
+    for (size_t i = 0; i < b->n; i++)
+        verify_one(b->jobs[i], b->srv->policy);
 }
 
 static void drain_conn(sz_conn_t *c) {
@@ -244,19 +305,74 @@ static void drain_conn(sz_conn_t *c) {
 }
 
 static void after_verify(uv_work_t *w, int status) {
-    sz_submit_job_t *j = w->data;
-    sz_conn_t *c = j->c;
-    sz_server_t *s = c->srv;
+    vbatch_t *b = w->data;
+    sz_server_t *s = b->srv;
     s->pending_work--;
-    if (status < 0 && j->err == 0)
-        j->err = SZ_E_STATE;
-    j->done = 1;
-    /* drain_conn may answer (and free) jobs and drop references to c; keep c alive meanwhile. */
-    c->refs++;
-    drain_conn(c);
+    s->verify_workers--;
+    sz_conn_t *conns[VBATCH_MAX];
+    size_t n = b->n;
+    /* Mark everything first: draining may answer and free any job of the batch. Each job holds a
+     * reference to its connection; take one more per job while draining. */
+    for (size_t i = 0; i < n; i++) {
+        sz_submit_job_t *j = b->jobs[i];
+        if (status < 0 && j->err == 0)
+            j->err = SZ_E_STATE;
+        j->done = 1;
+        conns[i] = j->c;
+        conns[i]->refs++;
+    }
+    free(b);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && conns[i] == conns[i - 1])
+            continue;
+        sz_conn_cork(conns[i]);
+        drain_conn(conns[i]);
+        sz_conn_uncork(conns[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        sz_conn_unref(conns[i]);
     commit_kick(s);
-    sz_conn_unref(c);
+    sz_ingest_flush(s);
     sz_server_check_finish(s);
+}
+
+void sz_ingest_flush(sz_server_t *s) {
+    while (s->verify_pending > 0 && s->verify_workers < s->max_verify_workers) {
+        /* An even share per possible worker, so the workers free now and soon split a burst. */
+        size_t take = (s->verify_pending + s->max_verify_workers - 1) / s->max_verify_workers;
+        if (take > VBATCH_MAX)
+            take = VBATCH_MAX;
+        vbatch_t *b = malloc(sizeof *b);
+        if (b == NULL) {
+            /* Out of memory: refuse one job rather than leave it unanswered. */
+            sz_submit_job_t *job = s->verify_head;
+            s->verify_head = job->next_verify;
+            if (s->verify_head == NULL)
+                s->verify_tail = NULL;
+            s->verify_pending--;
+            job->err = -ENOMEM;
+            job->done = 1;
+            sz_conn_t *c = job->c;
+            c->refs++;
+            drain_conn(c);
+            sz_conn_unref(c);
+            continue;
+        }
+        for (size_t i = 0; i < take; i++) {
+            b->jobs[i] = s->verify_head;
+            s->verify_head = b->jobs[i]->next_verify;
+        }
+        if (s->verify_head == NULL)
+            s->verify_tail = NULL;
+        s->verify_pending -= take;
+        s->verify_workers++;
+        s->pending_work++;
+        b->srv = s;
+        b->n = take;
+        b->work.data = b;
+        if (uv_queue_work(s->loop, &b->work, verify_work, after_verify) < 0)
+            after_verify(&b->work, UV_ECANCELED);
+    }
 }
 
 void sz_ingest_submit(sz_conn_t *c, uint32_t request_id, const uint8_t *payload, size_t len) {
@@ -275,16 +391,16 @@ void sz_ingest_submit(sz_conn_t *c, uint32_t request_id, const uint8_t *payload,
     j->rid = request_id;
     j->len = m.len;
     memcpy(j->env, m.envelope, m.len);
-    j->work.data = j;
     if (c->sub_tail)
         c->sub_tail->next_conn = j;
     else
         c->sub_head = j;
     c->sub_tail = j;
-    s->pending_work++;
-    rc = uv_queue_work(s->loop, &j->work, verify_work, after_verify);
-    if (rc < 0) {
-        j->err = SZ_E_STATE;
-        after_verify(&j->work, 0);
-    }
+    if (s->verify_tail)
+        s->verify_tail->next_verify = j;
+    else
+        s->verify_head = j;
+    s->verify_tail = j;
+    s->verify_pending++;
+    s->last_submit_ms = uv_now(s->loop);
 }

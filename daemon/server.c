@@ -23,7 +23,7 @@ const char *sz_daemon_version(void);
 typedef struct wreq_s {
     uv_write_t req;
     sz_conn_t *c;
-    size_t len;
+    size_t len, cap;
     uint8_t data[];
 } wreq_t;
 
@@ -37,7 +37,7 @@ static void on_write(uv_write_t *req, int status) {
     if (status < 0 && status != UV_ECANCELED)
         sz_conn_close(c, "write_failed", status);
     else if (c->state != SZ_CONN_CLOSING) {
-        if (c->close_when_drained && c->queued == 0)
+        if (c->close_when_drained && c->queued == 0 && c->inflight == 0)
             sz_conn_close(c, c->srv->stopping ? "shutdown" : "after_error", 0);
         else
             update_reading(c);
@@ -60,26 +60,69 @@ static int queue_write(sz_conn_t *c, wreq_t *w) {
     return 0;
 }
 
+void sz_conn_cork(sz_conn_t *c) {
+    c->corked++;
+}
+
+void sz_conn_uncork(sz_conn_t *c) {
+    if (c->corked == 0 || --c->corked > 0)
+        return;
+    wreq_t *w = c->cork_buf;
+    c->cork_buf = NULL;
+    if (w == NULL)
+        return;
+    if (c->state == SZ_CONN_CLOSING)
+        free(w);
+    else
+        queue_write(c, w);
+}
+
+/* Returns a write request with room for n more bytes at w->data + w->len: the cork buffer when
+ * corked (grown as needed), else a fresh one. */
+static wreq_t *reserve(sz_conn_t *c, size_t n) {
+    wreq_t *w = c->corked ? c->cork_buf : NULL;
+    if (w != NULL && w->cap - w->len >= n)
+        return w;
+    size_t cap = n;
+    if (w != NULL) {
+        cap = w->cap * 2;
+        if (cap < w->len + n)
+            cap = w->len + n;
+    } else if (c->corked && cap < 16384) {
+        cap = 16384;
+    }
+    wreq_t *g = realloc(w, sizeof *g + cap);
+    if (g == NULL)
+        return NULL;
+    if (w == NULL)
+        g->len = 0;
+    g->cap = cap;
+    if (c->corked)
+        c->cork_buf = g;
+    return g;
+}
+
 int sz_conn_send(sz_conn_t *c, uint8_t type, uint32_t request_id, const uint8_t *payload,
                  size_t len) {
     if (c->state == SZ_CONN_CLOSING || c->send == NULL)
         return SZ_E_STATE;
     size_t n = sz_msg_wire_size(len);
-    wreq_t *w = malloc(sizeof *w + n);
+    wreq_t *w = reserve(c, n);
     if (w == NULL) {
         sz_conn_close(c, "out_of_memory", -ENOMEM);
         return -ENOMEM;
     }
     sz_msg_header_t h = {.type = type, .flags = 0, .request_id = request_id};
     size_t out = 0;
-    int rc = sz_msg_seal(c->send, &h, payload, len, w->data, n, &out);
+    int rc = sz_msg_seal(c->send, &h, payload, len, w->data + w->len, n, &out);
     if (rc < 0) {
-        free(w);
+        if (!c->corked)
+            free(w);
         sz_conn_close(c, "seal_failed", rc);
         return rc;
     }
-    w->len = out;
-    return queue_write(c, w);
+    w->len += out;
+    return c->corked ? 0 : queue_write(c, w);
 }
 
 int sz_conn_send_error(sz_conn_t *c, uint32_t request_id, int code, const char *text) {
@@ -97,6 +140,7 @@ int sz_conn_send_error(sz_conn_t *c, uint32_t request_id, int code, const char *
 /* ---- Connection lifetime ---- */
 
 static void conn_free(sz_conn_t *c) {
+    free(c->cork_buf);
     sz_frame_decoder_free(&c->dec);
     sz_msg_assembler_free(&c->asm_);
     sz_noise_free(c->hs);
@@ -217,7 +261,7 @@ static int send_raw_frame(sz_conn_t *c, const uint8_t *msg, size_t len) {
         return rc;
     }
     memcpy(w->data + SZ_FRAME_HEADER_LEN, msg, len);
-    w->len = SZ_FRAME_HEADER_LEN + len;
+    w->len = w->cap = SZ_FRAME_HEADER_LEN + len;
     return queue_write(c, w);
 }
 
@@ -426,7 +470,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         int rc = sz_frame_decoder_feed(&c->dec, p, left, &used, &frame, &flen);
         if (rc < 0) {
             sz_conn_close(c, rc == SZ_E_TOO_LARGE ? "frame_too_large" : "bad_frame", rc);
-            return;
+            break;
         }
         p += used;
         left -= used;
@@ -437,6 +481,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
                 uv_timer_start(&c->timer, on_timer, c->srv->cfg->idle_timeout_ms, 0);
         }
     }
+    sz_ingest_flush(c->srv);
     /* An idle connection keeps no frame buffer. */
     if (c->state != SZ_CONN_CLOSING && !sz_frame_decoder_pending(&c->dec) && c->dec.buf != NULL)
         sz_frame_decoder_free(&c->dec);
@@ -544,6 +589,8 @@ void sz_server_check_finish(sz_server_t *s) {
     s->finished = 1;
     if (!uv_is_closing((uv_handle_t *)&s->stop_async))
         uv_close((uv_handle_t *)&s->stop_async, on_final_closed);
+    if (!uv_is_closing((uv_handle_t *)&s->fts_timer))
+        uv_close((uv_handle_t *)&s->fts_timer, on_final_closed);
     SZ_LOG(SZ_LOG_INFO, "shutdown", SZ_LF_STR("msg", "graceful shutdown"),
            SZ_LF_UINT("accepted", s->accepted));
 }
@@ -579,22 +626,28 @@ void sz_server_stop(sz_server_t *s) {
 
 int sz_server_new(sz_server_t **out, uv_loop_t *loop, const sz_server_options_t *opts) {
     *out = NULL;
-    if (getenv("UV_THREADPOOL_SIZE") == NULL) {
-        unsigned n = opts->cfg->verify_threads;
-        if (n == 0) {
+    unsigned pool = 0;
+    const char *env = getenv("UV_THREADPOOL_SIZE");
+    if (env != NULL) {
+        pool = (unsigned)strtoul(env, NULL, 10);
+    } else {
+        pool = opts->cfg->verify_threads;
+        if (pool == 0) {
             uv_cpu_info_t *info = NULL;
             int count = 0;
             if (uv_cpu_info(&info, &count) == 0) {
                 uv_free_cpu_info(info, count);
-                n = (unsigned)count + 1;
+                pool = (unsigned)count + 1;
             } else {
-                n = 4;
+                pool = 4;
             }
         }
         char v[16];
-        snprintf(v, sizeof v, "%u", n);
+        snprintf(v, sizeof v, "%u", pool);
         setenv("UV_THREADPOOL_SIZE", v, 0);
     }
+    if (pool == 0)
+        pool = 4; /* libuv's default */
     sz_server_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return -ENOMEM;
@@ -604,6 +657,8 @@ int sz_server_new(sz_server_t **out, uv_loop_t *loop, const sz_server_options_t 
         return -ENOMEM;
     }
     s->loop = loop;
+    /* Leave one pool thread for commits and reads. */
+    s->max_verify_workers = pool > 1 ? pool - 1 : 1;
     s->cfg = opts->cfg;
     s->node = opts->node;
     s->store = opts->store;
@@ -619,6 +674,8 @@ int sz_server_new(sz_server_t **out, uv_loop_t *loop, const sz_server_options_t 
         return rc;
     }
     s->stop_async.data = s;
+    uv_timer_init(loop, &s->fts_timer);
+    s->fts_timer.data = s;
     *out = s;
     return 0;
 }

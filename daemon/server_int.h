@@ -33,6 +33,8 @@ struct sz_conn_s {
     int refs;    /* two handles until their close callbacks ran, plus one per job in flight */
     int reading; /* uv_read_start is active */
     int close_when_drained;
+    int corked;                           /* sz_conn_cork depth: replies collect in cork_buf */
+    void *cork_buf;                       /* one pending write of several sealed messages */
     sz_noise_t *hs;                       /* only while handshaking */
     sz_cipher_t *send, *recv;             /* after the handshake */
     sz_frame_decoder_t dec;               /* buffers only a frame split across reads */
@@ -62,6 +64,13 @@ struct sz_server_s {
     uint8_t *rbuf;       /* shared read buffer: the loop consumes each read before the next */
     uint8_t *plain;      /* shared decryption buffer, SZ_NOISE_MAX_PLAINTEXT bytes */
     size_t pending_work; /* uv_work requests queued and not yet completed */
+    /* Verification (ingest.c): jobs not yet handed to a worker, and workers running. */
+    sz_submit_job_t *verify_head, *verify_tail;
+    size_t verify_pending;
+    unsigned verify_workers, max_verify_workers;
+    uint64_t fts_last_ms;    /* loop time the last full-text catch-up finished */
+    uint64_t last_submit_ms; /* loop time the last SUBMIT arrived */
+    uv_timer_t fts_timer;    /* brings a deferred catch-up back */
     /* Group commit (ingest.c). */
     sz_submit_job_t *commit_head, *commit_tail;
     size_t commit_queued;
@@ -76,6 +85,11 @@ struct sz_server_s {
  * Returns 0 or an error (the connection is then closed). */
 int sz_conn_send(sz_conn_t *c, uint8_t type, uint32_t request_id, const uint8_t *payload,
                  size_t len);
+
+/* While corked (nestable), sz_conn_send appends sealed messages to one buffer; the last uncork
+ * writes them with one uv_write, so a batch of acknowledgements costs one system call. */
+void sz_conn_cork(sz_conn_t *c);
+void sz_conn_uncork(sz_conn_t *c);
 
 /* Sends ERROR with code and text (a C string, sanitised) for request_id. */
 int sz_conn_send_error(sz_conn_t *c, uint32_t request_id, int code, const char *text);
@@ -95,8 +109,13 @@ void sz_server_check_finish(sz_server_t *s);
 
 /* ---- ingest.c ---- */
 
-/* Takes a SUBMIT request (payload borrowed, copied). Always answers it eventually. */
+/* Takes a SUBMIT request (payload borrowed, copied). Always answers it eventually. Verification
+ * starts at the next sz_ingest_flush(), so the submits of one read are spread over the workers. */
 void sz_ingest_submit(sz_conn_t *c, uint32_t request_id, const uint8_t *payload, size_t len);
+
+/* Hands pending submits to verification workers (at most max_verify_workers at once, each taking
+ * a share of what is pending). */
+void sz_ingest_flush(sz_server_t *s);
 
 /* True while submits are being verified or committed. */
 int sz_ingest_busy(const sz_server_t *s);
