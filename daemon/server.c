@@ -234,9 +234,22 @@ static void update_reading(sz_conn_t *c) {
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
             c->reading = 1;
+        if (c->paused) {
+            c->paused = 0;
+            SZ_LOG(SZ_LOG_DEBUG, "backpressure", SZ_LF_STR("peer", c->addr),
+                   SZ_LF_STR("reading", "resumed"), SZ_LF_UINT("inflight", c->inflight),
+                   SZ_LF_UINT("queued", c->queued));
+        }
     } else if (!want && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
+        /* Limits, not closing or shutdown: say so at debug level. */
+        if (c->state != SZ_CONN_CLOSING && !c->srv->stopping && !c->close_when_drained) {
+            c->paused = 1;
+            SZ_LOG(SZ_LOG_DEBUG, "backpressure", SZ_LF_STR("peer", c->addr),
+                   SZ_LF_STR("reading", "paused"), SZ_LF_UINT("inflight", c->inflight),
+                   SZ_LF_UINT("queued", c->queued));
+        }
     }
 }
 

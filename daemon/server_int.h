@@ -32,6 +32,7 @@ struct sz_conn_s {
     int state;
     int refs;    /* two handles until their close callbacks ran, plus one per job in flight */
     int reading; /* uv_read_start is active */
+    int paused;  /* reading stopped by the in-flight or output limit */
     int close_when_drained;
     int corked;                           /* sz_conn_cork depth: replies collect in cork_buf */
     void *cork_buf;                       /* one pending write of several sealed messages */

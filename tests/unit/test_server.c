@@ -712,6 +712,48 @@ static void test_timeouts(void **state) {
     fx_stop(&f);
 }
 
+static void two_inflight(sz_config_t *cfg, fx_t *f) {
+    (void)f;
+    cfg->max_inflight_per_conn = 2;
+}
+
+/* More pipelined requests than the in-flight limit: the node pauses reading, resumes as answers
+ * go out, and answers every request exactly once. */
+static void test_backpressure(void **state) {
+    (void)state;
+    fx_t f;
+    fx_start(&f, two_inflight);
+    tc_t t;
+    fx_client(&f, &t, NULL);
+    enum { P = 200 };
+    /* All requests in one write, so one read holds far more than the limit. */
+    size_t one = sz_msg_wire_size(0);
+    uint8_t *buf = malloc(P * one);
+    assert_non_null(buf);
+    size_t off = 0;
+    for (uint32_t i = 0; i < P; i++) {
+        sz_msg_header_t h = {.type = SZ_MSG_STATUS, .request_id = i + 1};
+        size_t n = 0;
+        assert_int_equal(sz_msg_seal(t.send, &h, NULL, 0, buf + off, one, &n), 0);
+        off += n;
+    }
+    assert_int_equal(tc_write_all(&t, buf, off), 0);
+    free(buf);
+    int seen[P] = {0};
+    for (int i = 0; i < P; i++) {
+        assert_int_equal(tc_recv(&t), 1);
+        assert_int_equal(t.hdr.type, SZ_MSG_STATUS_OK);
+        uint32_t id = t.hdr.request_id - 1;
+        assert_true(id < P);
+        assert_int_equal(seen[id], 0);
+        seen[id] = 1;
+    }
+    assert_true(log_wait("reading=paused"));
+    assert_true(log_wait("reading=resumed"));
+    tc_close(&t);
+    fx_stop(&f);
+}
+
 static void test_graceful_shutdown(void **state) {
     (void)state;
     fx_t f;
@@ -769,6 +811,7 @@ int main(void) {
     if (sodium_init() < 0)
         return 1;
     sz_log_set_sink(log_sink, NULL);
+    sz_log_set_level(SZ_LOG_DEBUG); /* backpressure lines are at debug level */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_and_status),
         cmocka_unit_test(test_wrong_network_key),
@@ -778,6 +821,7 @@ int main(void) {
         cmocka_unit_test(test_replayed_handshake),
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_graceful_shutdown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
