@@ -31,9 +31,8 @@
 #define SZ_RECON_MAX_IDLIST 1024  /* ids in one IDLIST, and in the need list of one DIFF */
 #define SZ_RECON_MAX_RANGES 32768 /* ranges in one message */
 #define SZ_RECON_MIN_MESSAGE 4096
-#define SZ_RECON_MAX_MESSAGE                                                                       \
-    ((2u << 20) - 4096) /* fits in one SZ_MSG_MAX payload with headroom                            \
-                         */
+/* The largest max_message: fits in one SZ_MSG_MAX payload with room for a sync header. */
+#define SZ_RECON_MAX_MESSAGE ((2u << 20) - 4096)
 #define SZ_RECON_DEFAULT_MESSAGE (1u << 20)
 #define SZ_RECON_DEFAULT_BRANCH 16 /* sub-ranges a mismatched range is split into */
 #define SZ_RECON_MAX_BRANCH 64
