@@ -420,6 +420,22 @@ static int load_state(sz_store_t *s, sz__txn_t *t) {
     return t->err;
 }
 
+/* The index's resolver: a record's first-version time from records, so the index needs no
+ * id-keyed map of its own. */
+static int first_created_of(void *ctx, MDB_txn *txn, const uint8_t id[static 32],
+                            uint64_t *first_created) {
+    sz_store_t *s = ctx;
+    MDB_val k = {32, (void *)id}, v;
+    sz__recval_t rv;
+    int rc = mdb_get(txn, s->records, &k, &v);
+    if (rc != 0)
+        return sz__lmdb_err(rc);
+    if (sz__recval_decode(&rv, &v) != 0)
+        return SZ_E_CORRUPT;
+    *first_created = rv.first_created;
+    return 0;
+}
+
 int sz_store_open(sz_store_t **out, const char *dir, const sz_store_options_t *opts) {
     *out = NULL;
     if (dir == NULL)
@@ -482,6 +498,8 @@ int sz_store_open(sz_store_t **out, const char *dir, const sz_store_options_t *o
     check_format(s, &t, path, opts);
     if (t.err == 0 && (rc = sz_index_open(&s->idx, t.txn)) != 0)
         sz__txn_fail(&t, rc, 0);
+    if (t.err == 0)
+        sz_index_set_resolver(s->idx, first_created_of, s);
     if (t.err == 0 && (rc = sz_fts_open(&s->fts, t.txn)) != 0)
         sz__txn_fail(&t, rc, 0);
     if (t.err == 0)
