@@ -96,15 +96,16 @@ const sz_config_entry_t *sz_config_find(const char *name) {
     return NULL;
 }
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void vfail(char *err, size_t errlen, const char *fmt, va_list ap) {
+    if (err != NULL && errlen > 0)
+        vsnprintf(err, errlen, fmt, ap);
+}
 
-static void fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err == NULL || errlen == 0)
-        return;
+__attribute__((format(printf, 3, 4))) static void fail(char *err, size_t errlen, const char *fmt,
+                                                       ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    vfail(err, errlen, fmt, ap);
     va_end(ap);
 }
 
@@ -559,15 +560,17 @@ typedef struct buf_s {
     int oom;
 } buf_t;
 
-static void add(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int vput(buf_t *b, const char *fmt, va_list ap) {
+    return vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+}
 
-static void add(buf_t *b, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void add(buf_t *b, const char *fmt, ...) {
     if (b->oom)
         return;
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        int n = vput(b, fmt, ap);
         va_end(ap);
         if (n < 0) {
             b->oom = 1;

@@ -19,15 +19,16 @@
 #define NETKEY_FILE_MAX 256
 #define PEERS_FILE_MAX (1u << 20)
 
-static void fail(const sz_node_options_t *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void vfail(const sz_node_options_t *o, const char *fmt, va_list ap) {
+    if (o->errbuf != NULL && o->errlen > 0)
+        vsnprintf(o->errbuf, o->errlen, fmt, ap);
+}
 
-static void fail(const sz_node_options_t *o, const char *fmt, ...) {
-    if (o->errbuf == NULL || o->errlen == 0)
-        return;
+__attribute__((format(printf, 2, 3))) static void fail(const sz_node_options_t *o, const char *fmt,
+                                                       ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(o->errbuf, o->errlen, fmt, ap);
+    vfail(o, fmt, ap);
     va_end(ap);
 }
 
@@ -478,7 +479,7 @@ static int load_peers(sz_node_t *node, const sz_node_options_t *o) {
         goto out;
     }
     unsigned lineno = 0;
-    for (char *s = text; *s != '\0';) {
+    for (char *s = text; s != NULL && *s != '\0';) {
         char *nl = strchr(s, '\n');
         size_t n = nl ? (size_t)(nl - s) : strlen(s);
         char *next = nl ? nl + 1 : s + n;

@@ -283,7 +283,7 @@ int sz_invite_looks_like(const char *text) {
     if (text[0] != 's' || text[1] != 'z' || !is_digit(text[2]))
         return 0;
     size_t i = 2;
-    while (is_digit(text[i]) && i < 12)
+    while (i < 12 && is_digit(text[i]))
         i++;
     return text[i] == ',';
 }
