@@ -759,6 +759,10 @@ typedef struct cond_s {
     size_t nout;
     size_t estimate;
     int driver_ok;
+    /* C_POSTING checks: a cursor that follows the candidates through the list. */
+    MDB_cursor *cc;
+    int cstate; /* 0 not positioned, 1 head holds the current entry, 2 list exhausted */
+    uint8_t chead[POST_LEN];
 } cond_t;
 
 /* A position in one posting list. */
@@ -1082,18 +1086,75 @@ typedef struct check_ctx_s {
     MDB_cursor *field, *link;
 } check_ctx_t;
 
+/* Loads the entry the check cursor of c now points at (rc from the move that got there). */
+static int chk_load(cond_t *c, int rc, const MDB_val *d) {
+    if (rc == MDB_NOTFOUND) {
+        c->cstate = 2;
+        return 0;
+    }
+    if (rc != 0)
+        return lmdb_err(rc);
+    if (d->mv_size != POST_LEN)
+        return SZ_E_CORRUPT;
+    memcpy(c->chead, d->mv_data, POST_LEN);
+    c->cstate = 1;
+    return 0;
+}
+
+/* Moves c's check cursor to the first entry at or beyond post in the order, with one descent. */
+static int chk_seek(cond_t *c, const uint8_t post[POST_LEN], int desc) {
+    MDB_val k = {c->klen, c->key}, d = {POST_LEN, (void *)post};
+    int rc = mdb_cursor_get(c->cc, &k, &d, MDB_GET_BOTH_RANGE);
+    if (rc == MDB_NOTFOUND) {
+        if (!desc)
+            return chk_load(c, rc, &d);
+        /* Every entry sorts before post: in descending order the last one is next. */
+        k.mv_size = c->klen;
+        k.mv_data = c->key;
+        if ((rc = mdb_cursor_get(c->cc, &k, &d, MDB_SET)) == 0)
+            rc = mdb_cursor_get(c->cc, &k, &d, MDB_LAST_DUP);
+        return chk_load(c, rc, &d);
+    }
+    if ((rc = chk_load(c, rc, &d)) != 0 || !desc || memcmp(c->chead, post, POST_LEN) == 0)
+        return rc;
+    return chk_load(c, mdb_cursor_get(c->cc, &k, &d, MDB_PREV_DUP), &d);
+}
+
+/* Is post in c's posting list? Candidates arrive in strictly increasing order (decreasing when
+ * desc), so the check cursor only moves forward: a candidate before it fails on a memcmp, a few
+ * steps cover a near one, and only a far one costs a descent. */
+static int check_posting(check_ctx_t *x, cond_t *c, const uint8_t post[POST_LEN], int desc) {
+    int rc;
+    if (c->cc == NULL && (rc = mdb_cursor_open(x->txn, x->idx->field, &c->cc)) != 0)
+        return lmdb_err(rc);
+    if (c->cstate == 0 && (rc = chk_seek(c, post, desc)) != 0)
+        return rc;
+    for (int steps = 0;; steps++) {
+        if (c->cstate == 2)
+            return 0;
+        int cmp = post_cmp(c->chead, post, desc);
+        if (cmp == 0)
+            return 1;
+        if (cmp > 0)
+            return 0;
+        if (steps == 4)
+            return (rc = chk_seek(c, post, desc)) != 0 ? rc
+                   : c->cstate == 1                    ? memcmp(c->chead, post, POST_LEN) == 0
+                                                       : 0;
+        MDB_val k, d;
+        rc = mdb_cursor_get(c->cc, &k, &d, desc ? MDB_PREV_DUP : MDB_NEXT_DUP);
+        if ((rc = chk_load(c, rc, &d)) != 0)
+            return rc;
+    }
+}
+
 /* Does the candidate posting satisfy condition c? */
-static int check_cond(check_ctx_t *x, const cond_t *c, const uint8_t post[POST_LEN]) {
+static int check_cond(check_ctx_t *x, cond_t *c, const uint8_t post[POST_LEN], int desc) {
     MDB_val k, d;
     int rc;
     switch (c->type) {
     case C_POSTING:
-        k.mv_size = c->klen;
-        k.mv_data = (void *)c->key;
-        d.mv_size = POST_LEN;
-        d.mv_data = (void *)post;
-        rc = mdb_cursor_get(x->field, &k, &d, MDB_GET_BOTH);
-        return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+        return check_posting(x, c, post, desc);
     case C_LINK:
         if (c->nout > 0 && bsearch(post + 8, c->out, c->nout, 32, id_qcmp) != NULL)
             return 1;
@@ -1469,7 +1530,7 @@ int sz_index_list(sz_index_t *idx, MDB_txn *txn, const sz_query_t *q, uint8_t (*
             break;
         int ok = 1;
         for (size_t i = 0; i < nord && ok; i++) {
-            ok = check_cond(&x, &p->conds[order[i]], cand);
+            ok = check_cond(&x, &p->conds[order[i]], cand, p->desc);
             if (ok < 0) {
                 rc = ok;
                 goto done;
@@ -1498,8 +1559,11 @@ done:
     if (x.field != NULL)
         mdb_cursor_close(x.field);
     free(bkeys);
-    for (size_t i = 0; i < p->nconds; i++)
+    for (size_t i = 0; i < p->nconds; i++) {
         free(p->conds[i].out);
+        if (p->conds[i].cc != NULL)
+            mdb_cursor_close(p->conds[i].cc);
+    }
     free(p);
     return rc;
 }

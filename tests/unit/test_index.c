@@ -86,6 +86,10 @@ static uint32_t rnd(void) {
 
 static int setup(void **state) {
     (void)state;
+    /* SZ_TEST_SEED replays another random archive and query mix. */
+    const char *env_seed = getenv("SZ_TEST_SEED");
+    if (env_seed != NULL && strtoul(env_seed, NULL, 10) != 0)
+        rng_state = (uint32_t)strtoul(env_seed, NULL, 10);
     assert_int_equal(sodium_init() >= 0, 1);
     snprintf(E.dir, sizeof(E.dir), "/tmp/sz_test_index_XXXXXX");
     assert_non_null(mkdtemp(E.dir));
