@@ -16,7 +16,7 @@
 #include "server_int.h"
 
 /* Responses to one request are capped so a huge history cannot pin unbounded memory. */
-#define MAX_RESPONSE_BYTES (64u << 20)
+#define MAX_RESPONSE_BYTES (16u << 20)
 
 typedef struct out_s {
     uint8_t *buf;
@@ -24,8 +24,9 @@ typedef struct out_s {
     int err;
 } out_t;
 
-typedef struct read_job_s {
+typedef struct sz_read_job_s {
     uv_work_t work;
+    struct sz_read_job_s *next; /* the connection's waiting list */
     sz_conn_t *c;
     uint8_t type;
     uint32_t rid;
@@ -400,8 +401,10 @@ static void after_read(uv_work_t *w, int status) {
     read_job_t *j = w->data;
     sz_conn_t *c = j->c;
     c->srv->pending_work--;
+    c->reads_running--;
     if (status < 0)
         out_error(&j->out, SZ_E_STATE, "request cancelled");
+    sz_conn_cork(c);
     size_t off = 0;
     while (off + 5 <= j->out.len) {
         const uint8_t *p = j->out.buf + off;
@@ -410,9 +413,40 @@ static void after_read(uv_work_t *w, int status) {
             break;
         off += 5 + n;
     }
+    size_t held = j->len;
     free(j->out.buf);
     free(j);
-    sz_conn_request_done(c);
+    c->refs++; /* uncork and pump below still use c */
+    sz_conn_uncork(c);
+    sz_conn_request_done(c, held);
+    sz_handlers_pump(c);
+    sz_conn_unref(c);
+}
+
+void sz_handlers_pump(sz_conn_t *c) {
+    sz_server_t *s = c->srv;
+    while (c->read_head != NULL) {
+        read_job_t *j = c->read_head;
+        if (c->state != SZ_CONN_CLOSING &&
+            (c->reads_running >= SZ_READS_PER_CONN || c->queued > s->cfg->max_write_queue))
+            return;
+        c->read_head = j->next;
+        if (c->read_head == NULL)
+            c->read_tail = NULL;
+        if (c->state == SZ_CONN_CLOSING) {
+            /* Nobody will read the answer. */
+            size_t held = j->len;
+            free(j);
+            c->refs++;
+            sz_conn_request_done(c, held);
+            sz_conn_unref(c);
+            continue;
+        }
+        c->reads_running++;
+        s->pending_work++;
+        if (uv_queue_work(s->loop, &j->work, read_work, after_read) < 0)
+            after_read(&j->work, UV_ECANCELED);
+    }
 }
 
 void sz_handlers_request(sz_conn_t *c, uint8_t type, uint32_t request_id, const uint8_t *payload,
@@ -420,7 +454,7 @@ void sz_handlers_request(sz_conn_t *c, uint8_t type, uint32_t request_id, const 
     read_job_t *j = calloc(1, sizeof *j + len);
     if (j == NULL) {
         sz_conn_send_error(c, request_id, -ENOMEM, "out of memory");
-        sz_conn_request_done(c);
+        sz_conn_request_done(c, len);
         return;
     }
     j->c = c;
@@ -430,8 +464,10 @@ void sz_handlers_request(sz_conn_t *c, uint8_t type, uint32_t request_id, const 
     if (len > 0)
         memcpy(j->req, payload, len);
     j->work.data = j;
-    c->srv->pending_work++;
-    int rc = uv_queue_work(c->srv->loop, &j->work, read_work, after_read);
-    if (rc < 0)
-        after_read(&j->work, rc);
+    if (c->read_tail)
+        c->read_tail->next = j;
+    else
+        c->read_head = j;
+    c->read_tail = j;
+    sz_handlers_pump(c);
 }

@@ -75,8 +75,9 @@ static void reply(sz_submit_job_t *j, int err, const sz_put_result_t *res) {
         if (sz_msg_submitted_encode(&m, out, sizeof out, &n) == 0)
             sz_conn_send(c, SZ_MSG_SUBMITTED, j->rid, out, n);
     }
+    size_t held = j->len;
     free(j);
-    sz_conn_request_done(c);
+    sz_conn_request_done(c, held);
 }
 
 /* ---- Group commit ---- */
@@ -383,7 +384,7 @@ void sz_ingest_submit(sz_conn_t *c, uint32_t request_id, const uint8_t *payload,
     if (j == NULL) {
         sz_conn_send_error(c, request_id, rc < 0 ? rc : -ENOMEM,
                            rc < 0 ? "SUBMIT does not hold an envelope" : "out of memory");
-        sz_conn_request_done(c);
+        sz_conn_request_done(c, len);
         return;
     }
     memset(j, 0, sizeof *j);

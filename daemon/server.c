@@ -37,10 +37,12 @@ static void on_write(uv_write_t *req, int status) {
     if (status < 0 && status != UV_ECANCELED)
         sz_conn_close(c, "write_failed", status);
     else if (c->state != SZ_CONN_CLOSING) {
-        if (c->close_when_drained && c->queued == 0 && c->inflight == 0)
+        if (c->close_when_drained && c->queued == 0 && c->inflight == 0) {
             sz_conn_close(c, c->srv->stopping ? "shutdown" : "after_error", 0);
-        else
+        } else {
             update_reading(c);
+            sz_handlers_pump(c);
+        }
     }
     sz_conn_unref(c);
 }
@@ -201,6 +203,7 @@ void sz_conn_close(sz_conn_t *c, const char *reason, int err) {
     s->nconns--;
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    sz_handlers_pump(c); /* drops read requests that had not started */
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -230,7 +233,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void update_reading(sz_conn_t *c) {
     const sz_config_t *cfg = c->srv->cfg;
     int want = c->state != SZ_CONN_CLOSING && !c->srv->stopping && !c->close_when_drained &&
-               c->inflight < cfg->max_inflight_per_conn && c->queued <= cfg->max_write_queue;
+               c->inflight < cfg->max_inflight_per_conn && c->queued <= cfg->max_write_queue &&
+               c->held <= cfg->max_write_queue;
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
             c->reading = 1;
@@ -253,8 +257,9 @@ static void update_reading(sz_conn_t *c) {
     }
 }
 
-void sz_conn_request_done(sz_conn_t *c) {
+void sz_conn_request_done(sz_conn_t *c, size_t held) {
     c->inflight--;
+    c->held -= held;
     if (c->state != SZ_CONN_CLOSING)
         update_reading(c);
     sz_server_t *s = c->srv;
@@ -404,6 +409,7 @@ static void on_message(sz_conn_t *c, const sz_msg_t *m) {
     switch (type) {
     case SZ_MSG_SUBMIT:
         c->inflight++;
+        c->held += m->len;
         c->refs++;
         sz_ingest_submit(c, rid, m->payload, m->len);
         break;
@@ -413,6 +419,7 @@ static void on_message(sz_conn_t *c, const sz_msg_t *m) {
     case SZ_MSG_SEARCH:
     case SZ_MSG_STATUS:
         c->inflight++;
+        c->held += m->len;
         c->refs++;
         sz_handlers_request(c, type, rid, m->payload, m->len);
         break;
@@ -639,6 +646,8 @@ void sz_server_stop(sz_server_t *s) {
 
 int sz_server_new(sz_server_t **out, uv_loop_t *loop, const sz_server_options_t *opts) {
     *out = NULL;
+    /* libuv writes with write(2): a peer that vanished must give EPIPE, not kill the daemon. */
+    signal(SIGPIPE, SIG_IGN);
     unsigned pool = 0;
     const char *env = getenv("UV_THREADPOOL_SIZE");
     if (env != NULL) {

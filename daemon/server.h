@@ -34,7 +34,8 @@ typedef struct sz_server_options_s {
     const char *software; /* announced in HELLO_OK and STATUS_OK; NULL: "samizdatd/VERSION" */
 } sz_server_options_t;
 
-/* Creates a server on loop (borrowed). Sets UV_THREADPOOL_SIZE (cfg->verify_threads, or the
+/* Creates a server on loop (borrowed). Ignores SIGPIPE for the whole process (a peer that
+ * vanishes must not kill the daemon). Sets UV_THREADPOOL_SIZE (cfg->verify_threads, or the
  * number of CPUs + 1) when the environment does not already, so call it before anything in the
  * process queues work on the thread pool. Returns 0 and *out (owned by the caller, freed with
  * sz_server_free() after the loop has stopped), or -ENOMEM, or a negated libuv error. */

@@ -34,17 +34,20 @@ struct sz_conn_s {
     int reading; /* uv_read_start is active */
     int paused;  /* reading stopped by the in-flight or output limit */
     int close_when_drained;
-    int corked;                           /* sz_conn_cork depth: replies collect in cork_buf */
-    void *cork_buf;                       /* one pending write of several sealed messages */
-    sz_noise_t *hs;                       /* only while handshaking */
-    sz_cipher_t *send, *recv;             /* after the handshake */
-    sz_frame_decoder_t dec;               /* buffers only a frame split across reads */
-    sz_msg_assembler_t asm_;              /* buffers only a message split across frames */
-    uint8_t peer_key[32];                 /* the peer's Ed25519 identity, after message 3 */
-    unsigned inflight;                    /* requests accepted and not yet answered */
-    size_t queued;                        /* bytes handed to uv_write and not yet written */
-    sz_submit_job_t *sub_head, *sub_tail; /* SUBMITs of this connection in arrival order */
-    char addr[64];                        /* peer address text for logs */
+    int corked;               /* sz_conn_cork depth: replies collect in cork_buf */
+    void *cork_buf;           /* one pending write of several sealed messages */
+    sz_noise_t *hs;           /* only while handshaking */
+    sz_cipher_t *send, *recv; /* after the handshake */
+    sz_frame_decoder_t dec;   /* buffers only a frame split across reads */
+    sz_msg_assembler_t asm_;  /* buffers only a message split across frames */
+    uint8_t peer_key[32];     /* the peer's Ed25519 identity, after message 3 */
+    unsigned inflight;        /* requests accepted and not yet answered */
+    size_t held;              /* request payload bytes copied into jobs not yet answered */
+    unsigned reads_running;   /* read jobs on the thread pool */
+    struct sz_read_job_s *read_head, *read_tail; /* read jobs waiting for their turn */
+    size_t queued;                               /* bytes handed to uv_write and not yet written */
+    sz_submit_job_t *sub_head, *sub_tail;        /* SUBMITs of this connection in arrival order */
+    char addr[64];                               /* peer address text for logs */
 };
 
 struct sz_server_s {
@@ -98,9 +101,9 @@ int sz_conn_send_error(sz_conn_t *c, uint32_t request_id, int code, const char *
 /* Closes c with a log line naming reason (static text) and err. Idempotent. */
 void sz_conn_close(sz_conn_t *c, const char *reason, int err);
 
-/* A request of c finished: drops its in-flight count and reference, resumes reading when below
- * the limits, and lets a pending shutdown proceed. */
-void sz_conn_request_done(sz_conn_t *c);
+/* A request of c whose payload held bytes finished: drops its in-flight count, held bytes and
+ * reference, resumes reading when below the limits, and lets a pending shutdown proceed. */
+void sz_conn_request_done(sz_conn_t *c, size_t held);
 
 /* Drops a reference taken for a job; frees c when it is closed and unreferenced. */
 void sz_conn_unref(sz_conn_t *c);
@@ -124,8 +127,14 @@ int sz_ingest_busy(const sz_server_t *s);
 /* ---- handlers.c ---- */
 
 /* Takes a read request (GET, HISTORY, LIST, SEARCH, STATUS; payload borrowed, copied) and answers
- * it from the thread pool. */
+ * it from the thread pool. At most SZ_READS_PER_CONN run at once per connection, and none starts
+ * while the connection's output queue is over its limit, so a peer that pipelines big reads and
+ * does not read the answers holds a bounded amount of memory. */
+#define SZ_READS_PER_CONN 4
 void sz_handlers_request(sz_conn_t *c, uint8_t type, uint32_t request_id, const uint8_t *payload,
                          size_t len);
+
+/* Starts waiting read jobs of c as the limits allow (called when output drains). */
+void sz_handlers_pump(sz_conn_t *c);
 
 #endif

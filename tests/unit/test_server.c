@@ -754,6 +754,36 @@ static void test_backpressure(void **state) {
     fx_stop(&f);
 }
 
+/* A peer that pipelines reads and submits and vanishes without reading: its jobs finish or are
+ * dropped, nothing leaks (LeakSanitizer checks at exit), and the node keeps serving. */
+static void test_abrupt_close(void **state) {
+    (void)state;
+    fx_t f;
+    fx_start(&f, NULL);
+    for (int round = 0; round < 5; round++) {
+        tc_t t;
+        fx_client(&f, &t, NULL);
+        for (uint32_t i = 0; i < 100; i++) {
+            if (i % 5 == 0) {
+                char text[32];
+                snprintf(text, sizeof text, "abrupt %d %u", round, i);
+                env_t e = mk(f.client_sk, NULL, NULL, text);
+                assert_int_equal(tc_send(&t, SZ_MSG_SUBMIT, i + 1, e.buf, e.len), 0);
+                free(e.buf);
+            } else {
+                assert_int_equal(tc_send(&t, SZ_MSG_STATUS, i + 1, NULL, 0), 0);
+            }
+        }
+        tc_close(&t);
+    }
+    tc_t good;
+    fx_client(&f, &good, NULL);
+    sz_msg_status_ok_t st;
+    status(&good, 1, &st);
+    tc_close(&good);
+    fx_stop(&f);
+}
+
 static void test_graceful_shutdown(void **state) {
     (void)state;
     fx_t f;
@@ -822,6 +852,7 @@ int main(void) {
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_abrupt_close),
         cmocka_unit_test(test_graceful_shutdown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
