@@ -17,6 +17,7 @@
 #include "server.h"
 #include "store.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -209,6 +210,17 @@ static int run_node(const args_t *a) {
         goto out;
     }
     sz_log_set_level(cfg.log_level);
+    /* Names are fine in an invite (advertise), but a socket binds to an address. */
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, cfg.listen.host, addr) != 1 &&
+        inet_pton(AF_INET6, cfg.listen.host, addr) != 1) {
+        snprintf(err, sizeof(err),
+                 "listen = %s:%u: the listen address must be numeric, an IPv4 address or [IPv6] "
+                 "(for example 127.0.0.1:%u); put a DNS name in advertise instead",
+                 cfg.listen.host, (unsigned)cfg.listen.port, (unsigned)cfg.listen.port);
+        fail1(err);
+        goto out;
+    }
 
     /* --join takes invite text, or a file holding it (such as another node's DIR/invite). */
     const char *join = a->join;
