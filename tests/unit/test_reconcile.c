@@ -1045,15 +1045,13 @@ static void test_idlist_bound(void **state) {
     o.max_message = SZ_RECON_MIN_MESSAGE;
     size_t limit = (SZ_RECON_MIN_MESSAGE - 256) / 32;
     for (size_t n = limit; n <= limit + 1; n++) {
-        uint8_t *m = malloc(5 + n * 32);
+        uint8_t *m = malloc(4 + n * 32);
         assert_non_null(m);
         size_t len = 0;
         m[len++] = 1;
         m[len++] = 33;
         m[len++] = 2;
-        if (n >= 0x80)
-            m[len++] = (uint8_t)(0x80 | (n & 0x7f));
-        m[len++] = (uint8_t)(n >= 0x80 ? n >> 7 : n);
+        m[len++] = (uint8_t)n; /* 120 and 121: one varint byte */
         memcpy(m + len, fx.ids.ids, n * 32);
         len += n * 32;
         assert_true(len <= SZ_RECON_MIN_MESSAGE);
