@@ -117,10 +117,10 @@ static int parse_admin(uint8_t pk[static 32], const char *arg) {
 }
 
 typedef struct args_s {
-    const char *data;
-    const char *listen;
-    const char *config;
-    const char *join;
+    char *data;
+    char *listen;
+    char *config;
+    char *join; /* points into argv, which is wiped after use */
     uint8_t (*admins)[32];
     size_t nadmins;
 } args_t;
@@ -129,7 +129,7 @@ typedef struct args_s {
 static int parse_args(args_t *a, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
-        const char **slot = NULL;
+        char **slot = NULL;
         if (strcmp(opt, "--data") == 0)
             slot = &a->data;
         else if (strcmp(opt, "--listen") == 0)
@@ -142,7 +142,7 @@ static int parse_args(args_t *a, int argc, char **argv) {
             return usage_error("unknown option '%.64s'", opt);
         if (i + 1 >= argc)
             return usage_error("%s needs a value", opt);
-        const char *val = argv[++i];
+        char *val = argv[++i];
         if (slot == NULL) {
             uint8_t(*k)[32] = realloc(a->admins, (a->nadmins + 1) * sizeof(*k));
             if (k == NULL)
@@ -169,7 +169,7 @@ static int fail1(const char *what) {
     return 1;
 }
 
-static int run_node(const args_t *a) {
+static int run_node(args_t *a) {
     char err[SZ_CONFIG_ERR_MAX + 256] = "";
     sz_config_t cfg;
     sz_node_t node;
@@ -222,12 +222,22 @@ static int run_node(const args_t *a) {
         goto out;
     }
 
-    /* --join takes invite text, or a file holding it (such as another node's DIR/invite). */
-    const char *join = a->join;
-    if (join != NULL && !sz_invite_looks_like(join) && access(join, R_OK) == 0) {
-        join_text = read_arg_file(join, SZ_INVITE_BUF + 2);
-        if (join_text != NULL)
-            join = join_text;
+    /* --join takes invite text, or a file holding it (such as another node's DIR/invite). Invite
+     * text is copied out of argv and argv's copy is wiped, so that the network key does not stay
+     * readable in /proc/PID/cmdline for the daemon's lifetime (a file is better still). */
+    const char *join = NULL;
+    if (a->join != NULL) {
+        if (!sz_invite_looks_like(a->join) && access(a->join, R_OK) == 0) {
+            join_text = read_arg_file(a->join, SZ_INVITE_BUF + 2);
+        } else if ((join_text = sodium_malloc(strlen(a->join) + 1)) != NULL) {
+            memcpy(join_text, a->join, strlen(a->join) + 1);
+            sodium_memzero(a->join, strlen(a->join));
+        }
+        if (join_text == NULL) {
+            fail1("out of memory");
+            goto out;
+        }
+        join = join_text;
     }
     sz_node_options_t nopts = {.cfg = &cfg,
                                .admins = (const uint8_t(*)[32])a->admins,

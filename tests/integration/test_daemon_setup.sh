@@ -224,6 +224,8 @@ P2B=$(free_port)
 if start n2 n2-2.log --listen "127.0.0.1:$P2B" --join "$INV1" --admin "$ADMIN2"; then
     ok "repeating --join with the same archive is accepted"
 else bad "repeating --join with the same archive is accepted" "$(cat n2-2.log)"; fi
+check "an invite given as text is wiped from the command line (/proc/PID/cmdline)" \
+    bash -c "[ -r /proc/$PID/cmdline ] && ! tr '\\0' ' ' </proc/$PID/cmdline | grep -qF -- '$NET1'"
 stop "$PID"
 check "peers are not duplicated" test "$(wc -l <n2/peers)" -eq 1
 OTHER=$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')
