@@ -373,6 +373,11 @@ int sz_config_set(sz_config_t *cfg, const char *key, const char *value, const ch
                  e->name, n, e->max);
             return SZ_E_CONFIG;
         }
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
+                fail(err, errlen, "%s: %s holds a control character", origin, e->name);
+                return SZ_E_CONFIG;
+            }
         memcpy(field, value, n + 1);
         return 0;
     }

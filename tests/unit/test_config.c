@@ -225,6 +225,8 @@ static void test_bounds(void **state) {
     strcpy(text, "node_name = ");
     memset(text + 12, 'n', 65);
     expect_error(text, "maximum is 64", "node_name");
+    expect_error("node_name = a\tb\n", "node_name holds a control character", NULL);
+    expect_error("node_name = a\x1b[31m\n", "control character", NULL);
     expect_error("submission = closed\n", "not one of: open, allowlist", NULL);
     expect_error("log_level = trace\n", "error, warn, info, debug", NULL);
     expect_error("listen = 127.0.0.1\n", "not HOST:PORT", "listen");
