@@ -46,6 +46,12 @@ int sz_policy_may_submit(const sz_policy_t *p, const uint8_t author[static 32], 
 int sz_policy_may_amend(const sz_policy_t *p, const uint8_t first_author[static 32],
                         const uint8_t author[static 32], char *why, size_t whylen);
 
+/* Writes into why the reason for a later version the store refused with SZ_E_DENIED through
+ * sz_policy_editor_cb() (author, borrowed, is neither the record's author nor an editor), the same
+ * sentence sz_policy_may_amend() gives, for the client's error and the log. Returns SZ_E_DENIED. */
+int sz_policy_amend_reason(const sz_policy_t *p, const uint8_t author[static 32], char *why,
+                           size_t whylen);
+
 /* Returns 0 if key may administer the node, else SZ_E_DENIED with a reason in why. */
 int sz_policy_may_admin(const sz_policy_t *p, const uint8_t key[static 32], char *why,
                         size_t whylen);
