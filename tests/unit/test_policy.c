@@ -129,6 +129,9 @@ static void test_amend(void **state) {
         sz_pubkey_format(text, alice);
         assert_non_null(strstr(why, text));
         assert_non_null(strstr(why, "neither the record's author nor an editor"));
+        char why2[SZ_POLICY_WHY_MAX];
+        assert_int_equal(sz_policy_amend_reason(p, alice, why2, sizeof(why2)), SZ_E_DENIED);
+        assert_string_equal(why2, why);
         assert_int_equal(sz_policy_may_amend(p, alice, bob, NULL, 0), SZ_E_DENIED);
 
         uint8_t id[32] = {9};
