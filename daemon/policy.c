@@ -114,6 +114,12 @@ int sz_policy_may_amend(const sz_policy_t *p, const uint8_t first_author[static 
         return 0;
     if (sz_policy_is_editor(p, author))
         return 0;
+    return sz_policy_amend_reason(p, author, why, whylen);
+}
+
+int sz_policy_amend_reason(const sz_policy_t *p, const uint8_t author[static 32], char *why,
+                           size_t whylen) {
+    (void)p;
     return deny(why, whylen, "key %s is neither the record's author nor an editor on this node",
                 author);
 }
