@@ -144,7 +144,176 @@ static double db_bytes(const char *dir, const char *skip_prefix, double *fts) {
     return total;
 }
 
+/* Reads on one thread over n record ids (borrowed): gets, filtered lists, full-text catch-up
+ * (nothing to do when already caught up) and two-word searches. Returns 0 or -1. */
+static int measure_reads(sz_store_t *s, uint8_t (*ids_in)[32], size_t n) {
+    double t;
+    int rc;
+    /* Get by record id, one thread, random order. */
+    uint64_t st = 99;
+    size_t gets = n < 1000000 ? n : 1000000;
+    t = now();
+    for (size_t i = 0; i < gets; i++) {
+        uint8_t cur[32];
+        size_t j = rnd(&st) % n;
+        if (sz_store_get_current(s, ids_in[j], cur, NULL) != 0)
+            return -1;
+    }
+    double get_s = now() - t;
+    printf("get current:      %.0f per second, one thread (target >= 500k/s)\n",
+           (double)gets / get_s);
+    /* Twice over the same ids: the first pass also maps the pages into this process (as a
+     * daemon's first reads do), the second is the steady state. */
+    size_t gets2 = gets / 2;
+    for (int pass = 1; pass <= 2; pass++) {
+        uint64_t st2 = 4242;
+        t = now();
+        for (size_t i = 0; i < gets2; i++) {
+            sz_store_record_t *r;
+            size_t j = rnd(&st2) % n;
+            if (sz_store_get_record(s, ids_in[j], &r) != 0)
+                return -1;
+            sz_store_record_free(r);
+        }
+        double get2_s = now() - t;
+        printf("get record:       %.0f per second, one thread, pass %d (current envelope copied "
+               "out, heads) (target >= 500k/s)\n",
+               (double)gets2 / get2_s, pass);
+    }
+
+    /* Filtered list of 100. */
+    static const char *roles[] = {"soldier", "officer", "conscript", "relative", "civilian"};
+    uint8_t(*ids)[32] = calloc(100, 32);
+    char cursor[SZ_CURSOR_TOKEN_LEN + 1] = "", next[SZ_CURSOR_TOKEN_LEN + 1];
+    double worst = 0, sum = 0;
+    int queries = 0;
+    size_t got = 0;
+    for (int qn = 0; qn < 500; qn++) {
+        /* Pairs: a first page, then the next page of the same query through its cursor. */
+        int p = qn / 2;
+        sz_query_t q = {.kind = SZ_KIND_TESTIMONY, .limit = 100, .newest_first = p % 2};
+        q.filters[0].field = "witness_role";
+        q.filters[0].value = roles[p % 5];
+        q.nfilters = 1;
+        if (p % 3 == 2) {
+            q.filters[1].field = "language";
+            q.filters[1].value = "uk";
+            q.nfilters = 2;
+        }
+        q.cursor = (qn % 2 == 1 && cursor[0]) ? cursor : NULL;
+        size_t nn = 0;
+        double t1 = now();
+        rc = sz_store_list(s, &q, ids, &nn, next);
+        double d = now() - t1;
+        if (rc != 0) {
+            printf("list:             failed: %s\n", sz_strerror(rc));
+            break;
+        }
+        memcpy(cursor, next, sizeof(cursor));
+        got += nn;
+        sum += d;
+        queries++;
+        if (d > worst)
+            worst = d;
+    }
+    if (queries > 0)
+        printf("list 100 filtered: mean %.3f ms, worst %.3f ms over %d queries, %.0f results "
+               "each (target < 1 ms)\n",
+               sum / queries * 1e3, worst * 1e3, queries, (double)got / queries);
+
+    /* Full-text catch-up. */
+    t = now();
+    uint64_t done = 0;
+    rc = sz_store_fts_catchup(s, 0, &done);
+    double fts_s = now() - t;
+    if (rc != 0)
+        printf("fts catch-up:     failed: %s %s\n", sz_strerror(rc), sz_store_errmsg(s));
+    else
+        printf("fts catch-up:     %.0f records/s (%llu in %.1f s) (target >= 20k/s)\n",
+               (double)done / fts_s, (unsigned long long)done, fts_s);
+
+    /* Two-word queries. */
+    sz_search_hit_t hits[20];
+    sum = worst = 0;
+    queries = 0;
+    size_t total_hits = 0;
+    uint64_t qs = 7;
+    for (int qn = 0; qn < 200 && rc == 0; qn++) {
+        char q[64];
+        snprintf(q, sizeof(q), "%s %s", vocab[word_rank(&qs)], vocab[word_rank(&qs)]);
+        size_t nh = 0;
+        double t1 = now();
+        int r2 = sz_store_search(s, q, hits, 20, &nh);
+        double d = now() - t1;
+        if (r2 != 0) {
+            printf("search:           failed: %s\n", sz_strerror(r2));
+            break;
+        }
+        total_hits += nh;
+        sum += d;
+        queries++;
+        if (d > worst)
+            worst = d;
+    }
+    if (queries > 0)
+        printf("search two words: mean %.3f ms, worst %.3f ms over %d queries, %.1f hits each "
+               "(top 20) (target < 10 ms)\n",
+               sum / queries * 1e3, worst * 1e3, queries, (double)total_hits / queries);
+
+    free(ids);
+    return 0;
+}
+
+/* The version hashes of v as a packed array of ids (first versions: id = hash). */
+static void *v_ids(const sz_verified_t *v, size_t n) {
+    static uint8_t(*out)[32];
+    free(out);
+    out = calloc(n, 32);
+    for (size_t i = 0; i < n; i++)
+        memcpy(out[i], v[i].version_hash, 32);
+    return out;
+}
+
+typedef struct idcollect_s {
+    uint8_t (*ids)[32];
+    size_t n, cap;
+} idcollect_t;
+
+static int collect_id(void *arg, const sz_version_info_t *vi) {
+    idcollect_t *c = arg;
+    if (vi->rec->nparents != 0)
+        return 0;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 1024;
+        c->ids = realloc(c->ids, c->cap * 32);
+    }
+    memcpy(c->ids[c->n++], vi->version_hash, 32);
+    return 0;
+}
+
+/* bench_store --reads STOREDIR: the read figures and open time of an existing store. */
+static int reads_only(const char *dir) {
+    sz_store_t *s = NULL;
+    double t = now();
+    if (sz_store_open(&s, dir, NULL) != 0)
+        return 1;
+    printf("open:             %.2f ms (first open in this process)\n", (now() - t) * 1e3);
+    idcollect_t c = {0};
+    uint64_t next = 0;
+    if (sz_store_log(s, 0, 0, collect_id, &c, &next) != 0 || c.n == 0)
+        return 1;
+    printf("bench_store --reads: %zu records in %s\n", c.n, dir);
+    int rc = measure_reads(s, c.ids, c.n);
+    sz_store_close(s);
+    free(c.ids);
+    return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--reads") == 0) {
+        make_vocab();
+        return reads_only(argv[2]);
+    }
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
     if (n < BATCH)
         n = BATCH;
@@ -259,116 +428,8 @@ int main(int argc, char **argv) {
     printf("store ingest:     %.0f records/s (%.1f s), %.2f of raw (target >= 0.5)\n", ing_rate,
            ing_s, ing_rate / raw_rate);
 
-    /* Get by record id, one thread, random order. */
-    uint64_t st = 99;
-    size_t gets = n < 1000000 ? n : 1000000;
-    t = now();
-    for (size_t i = 0; i < gets; i++) {
-        uint8_t cur[32];
-        size_t j = rnd(&st) % n;
-        if (sz_store_get_current(s, v[j].version_hash, cur, NULL) != 0)
-            return 1;
-    }
-    double get_s = now() - t;
-    printf("get current:      %.0f per second, one thread (target >= 500k/s)\n",
-           (double)gets / get_s);
-    /* Twice over the same ids: the first pass also maps the pages into this process (as a
-     * daemon's first reads do), the second is the steady state. */
-    size_t gets2 = gets / 2;
-    for (int pass = 1; pass <= 2; pass++) {
-        uint64_t st2 = 4242;
-        t = now();
-        for (size_t i = 0; i < gets2; i++) {
-            sz_store_record_t *r;
-            size_t j = rnd(&st2) % n;
-            if (sz_store_get_record(s, v[j].version_hash, &r) != 0)
-                return 1;
-            sz_store_record_free(r);
-        }
-        double get2_s = now() - t;
-        printf("get record:       %.0f per second, one thread, pass %d (current envelope copied "
-               "out, heads) (target >= 500k/s)\n",
-               (double)gets2 / get2_s, pass);
-    }
-
-    /* Filtered list of 100. */
-    static const char *roles[] = {"soldier", "officer", "conscript", "relative", "civilian"};
-    uint8_t(*ids)[32] = calloc(100, 32);
-    char cursor[SZ_CURSOR_TOKEN_LEN + 1] = "", next[SZ_CURSOR_TOKEN_LEN + 1];
-    double worst = 0, sum = 0;
-    int queries = 0;
-    size_t got = 0;
-    for (int qn = 0; qn < 500; qn++) {
-        /* Pairs: a first page, then the next page of the same query through its cursor. */
-        int p = qn / 2;
-        sz_query_t q = {.kind = SZ_KIND_TESTIMONY, .limit = 100, .newest_first = p % 2};
-        q.filters[0].field = "witness_role";
-        q.filters[0].value = roles[p % 5];
-        q.nfilters = 1;
-        if (p % 3 == 2) {
-            q.filters[1].field = "language";
-            q.filters[1].value = "uk";
-            q.nfilters = 2;
-        }
-        q.cursor = (qn % 2 == 1 && cursor[0]) ? cursor : NULL;
-        size_t nn = 0;
-        double t1 = now();
-        rc = sz_store_list(s, &q, ids, &nn, next);
-        double d = now() - t1;
-        if (rc != 0) {
-            printf("list:             failed: %s\n", sz_strerror(rc));
-            break;
-        }
-        memcpy(cursor, next, sizeof(cursor));
-        got += nn;
-        sum += d;
-        queries++;
-        if (d > worst)
-            worst = d;
-    }
-    if (queries > 0)
-        printf("list 100 filtered: mean %.3f ms, worst %.3f ms over %d queries, %.0f results "
-               "each (target < 1 ms)\n",
-               sum / queries * 1e3, worst * 1e3, queries, (double)got / queries);
-
-    /* Full-text catch-up. */
-    t = now();
-    uint64_t done = 0;
-    rc = sz_store_fts_catchup(s, 0, &done);
-    double fts_s = now() - t;
-    if (rc != 0)
-        printf("fts catch-up:     failed: %s %s\n", sz_strerror(rc), sz_store_errmsg(s));
-    else
-        printf("fts catch-up:     %.0f records/s (%llu in %.1f s) (target >= 20k/s)\n",
-               (double)done / fts_s, (unsigned long long)done, fts_s);
-
-    /* Two-word queries. */
-    sz_search_hit_t hits[20];
-    sum = worst = 0;
-    queries = 0;
-    size_t total_hits = 0;
-    uint64_t qs = 7;
-    for (int qn = 0; qn < 200 && rc == 0; qn++) {
-        char q[64];
-        snprintf(q, sizeof(q), "%s %s", vocab[word_rank(&qs)], vocab[word_rank(&qs)]);
-        size_t nh = 0;
-        double t1 = now();
-        int r2 = sz_store_search(s, q, hits, 20, &nh);
-        double d = now() - t1;
-        if (r2 != 0) {
-            printf("search:           failed: %s\n", sz_strerror(r2));
-            break;
-        }
-        total_hits += nh;
-        sum += d;
-        queries++;
-        if (d > worst)
-            worst = d;
-    }
-    if (queries > 0)
-        printf("search two words: mean %.3f ms, worst %.3f ms over %d queries, %.1f hits each "
-               "(top 20) (target < 10 ms)\n",
-               sum / queries * 1e3, worst * 1e3, queries, (double)total_hits / queries);
+    if (measure_reads(s, (uint8_t(*)[32])v_ids(v, n), n) != 0)
+        return 1;
 
     sz_store_stats_t ss;
     sz_store_stats(s, &ss);
@@ -400,6 +461,5 @@ int main(int argc, char **argv) {
     free(len);
     free(v);
     free(res);
-    free(ids);
     return 0;
 }
