@@ -479,11 +479,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     }
     if (nread == 0)
         return;
-    if (c->state == SZ_CONN_READY || c->state == SZ_CONN_HELLO)
+    if (c->state == SZ_CONN_READY)
         uv_timer_start(&c->timer, on_timer, c->srv->cfg->idle_timeout_ms, 0);
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t left = (size_t)nread;
-    while (left > 0 && c->state != SZ_CONN_CLOSING) {
+    while (left > 0 && c->state != SZ_CONN_CLOSING && !c->close_when_drained) {
         size_t used = 0;
         const uint8_t *frame = NULL;
         size_t flen = 0;
