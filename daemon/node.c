@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -606,6 +607,35 @@ static int write_invite(sz_node_t *node, const sz_node_options_t *o) {
     return rc;
 }
 
+/* One daemon per folder: a second one would share the store and race on every file here. The
+ * lock goes away with the process, so a crash never leaves a stale lock behind. */
+static int take_lock(sz_node_t *node, const sz_node_options_t *o) {
+    char *path = join_path(node->dir, "samizdatd.lock");
+    if (path == NULL)
+        return -ENOMEM;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int rc = 0;
+    if (fd < 0) {
+        rc = -errno;
+        fail(o, "cannot open %s: %s", path, sz_strerror(rc));
+    } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = -errno;
+        if (rc == -EWOULDBLOCK) {
+            fail(o, "another samizdatd is already running with the data folder %s; stop it first",
+                 node->dir);
+            rc = SZ_E_CONFIG;
+        } else {
+            fail(o, "cannot lock %s: %s", path, sz_strerror(rc));
+        }
+        close(fd);
+    } else {
+        node->lock_fd = fd;
+        node->locked = 1;
+    }
+    free(path);
+    return rc;
+}
+
 int sz_node_init(sz_node_t *node, const char *dir, const sz_node_options_t *o) {
     memset(node, 0, sizeof(*node));
     sz_invite_t *join = NULL;
@@ -648,6 +678,9 @@ int sz_node_init(sz_node_t *node, const char *dir, const sz_node_options_t *o) {
         fail(o, "cannot create the data folder %s: %s", dir, sz_strerror(rc));
         goto fail;
     }
+    rc = take_lock(node, o);
+    if (rc != 0)
+        goto fail;
     struct stat st;
     if (stat(dir, &st) == 0 && (st.st_mode & 077) != 0)
         SZ_LOG(SZ_LOG_WARN, "data_dir_mode",
@@ -737,5 +770,7 @@ void sz_node_free(sz_node_t *node) {
     free(node->admins);
     free(node->invite_path);
     free(node->dir);
+    if (node->locked)
+        close(node->lock_fd);
     memset(node, 0, sizeof(*node));
 }

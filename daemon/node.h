@@ -11,6 +11,8 @@
  *                        an unprotected client key (0600) whose public key becomes an admin, so the
  *                        local operator can act with `samizdat --key DIR/admin.key ...`
  *   DIR/peers            peers, one invite per line (0600); --join records the inviting node here
+ *   DIR/samizdatd.lock   empty (0600); sz_node_init() holds an exclusive flock() on it until
+ *                        sz_node_free(), so a second daemon on the same folder is refused
  *   DIR/data.mdb, lock.mdb  the store (daemon/store.h), opened by the caller, not by this module
  *
  * The node key is unprotected because a daemon restarts unattended: anyone who can read DIR can
@@ -53,6 +55,8 @@ typedef struct sz_node_s {
     size_t npeers;
     int created;           /* 1 when this start created the node */
     int admin_key_created; /* 1 when this start wrote DIR/admin.key */
+    int lock_fd;           /* DIR/samizdatd.lock, held with flock() while the node runs */
+    int locked;            /* 1 when lock_fd is open */
 } sz_node_t;
 
 /* Creates (first start) or loads (later starts) the node in dir (borrowed) into *node (borrowed,

@@ -154,6 +154,9 @@ st=$?
 check "port in use: exit 1 with a clear last line" \
     bash -c "[ $st -eq 1 ] && tail -n 1 n1b.log | grep -q '^samizdatd: cannot serve on 127.0.0.1:$P1: .*in use'"
 
+expect_fail "a second daemon on the same folder is refused" 1 \
+    "another samizdatd is already running with the data folder n1" \
+    "$SAMIZDATD" --data n1 --listen "127.0.0.1:$(free_port)"
 stop "$N1"
 check "SIGTERM: exit 0" test "$STOP_STATUS" -eq 0
 check "SIGTERM: graceful shutdown logged" grep -q 'graceful shutdown' n1.log

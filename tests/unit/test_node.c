@@ -179,6 +179,10 @@ static void test_join_and_peers(void **state) {
     assert_true(sz_invite_format(text, sizeof(text), "peer.example", 1, k, other_net) > 0);
     assert_int_equal(init(&n2, d2, &cfg, text, admins, 1), SZ_E_CONFIG);
     assert_non_null(strstr(err, "another archive"));
+    /* One node per folder at a time; the lock goes with sz_node_free(). */
+    assert_int_equal(init(&n2, d1, &cfg, NULL, NULL, 0), SZ_E_CONFIG);
+    assert_non_null(strstr(err, "another samizdatd is already running"));
+    sz_node_free(&n1);
     /* The node's own invite is refused. */
     assert_int_equal(init(&n2, d1, &cfg, inv1, NULL, 0), SZ_E_CONFIG);
     assert_non_null(strstr(err, "this node's own"));
@@ -200,7 +204,6 @@ static void test_join_and_peers(void **state) {
     assert_int_equal(n3.nadmins, 1);
     assert_int_equal(mode_of(d3, "admin.key"), 0);
     sz_node_free(&n3);
-    sz_node_free(&n1);
     sz_config_free(&cfg);
 }
 
