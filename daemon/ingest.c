@@ -1,11 +1,13 @@
 /* SUBMIT: verification on the thread pool, then group commit.
  *
- * Each SUBMIT becomes a job verified on its own pool thread (so pipelined submits use every
- * core). Verified jobs enter one server-wide commit queue in their connection's arrival order
- * (a job waits for earlier jobs of its connection), so a record and its amendment sent back to
- * back are never committed out of order. One commit runs at a time, on a pool thread, writing
- * everything queued (up to batch_max_records) in one transaction; while it runs the next batch
- * accumulates. Each SUBMIT is answered only after its transaction returned. */
+ * SUBMITs wait in one server-wide queue; each verification worker (a pool job, at most one per
+ * pool thread but one) takes an even share of it, so pipelined submits use every core and a
+ * burst costs one wake-up per share rather than one per record. Verified jobs enter one server-wide
+ * commit queue in their connection's arrival order (a job waits for earlier jobs of its
+ * connection), so a record and its amendment sent back to back are never committed out of order.
+ * One commit runs at a time, on a pool thread, writing everything queued (up to batch_max_records)
+ * in one transaction; while it runs the next batch accumulates. Each SUBMIT is answered only after
+ * its transaction returned. */
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>

@@ -71,12 +71,13 @@ void sz_conn_uncork(sz_conn_t *c) {
         return;
     wreq_t *w = c->cork_buf;
     c->cork_buf = NULL;
-    if (w == NULL)
-        return;
-    if (c->state == SZ_CONN_CLOSING)
+    if (w != NULL && c->state == SZ_CONN_CLOSING)
         free(w);
-    else
+    else if (w != NULL)
         queue_write(c, w);
+    /* A shutdown may have been waiting for this connection's answers. */
+    if (c->srv->stopping && c->state != SZ_CONN_CLOSING)
+        sz_server_check_finish(c->srv);
 }
 
 /* Returns a write request with room for n more bytes at w->data + w->len: the cork buffer when
@@ -598,7 +599,8 @@ void sz_server_check_finish(sz_server_t *s) {
     sz_conn_t *c = s->conns;
     while (c != NULL) {
         sz_conn_t *next = c->next;
-        if (c->inflight == 0 && c->queued == 0)
+        /* A corked connection holds answers not yet queued: wait for them to be written. */
+        if (c->inflight == 0 && c->queued == 0 && c->corked == 0)
             sz_conn_close(c, "shutdown", 0);
         else
             c->close_when_drained = 1;

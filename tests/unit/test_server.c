@@ -820,18 +820,23 @@ static void test_graceful_shutdown(void **state) {
 
     sz_store_t *s = NULL;
     assert_int_equal(sz_store_open(&s, dir, NULL), 0);
+    int nstored = 0;
     for (int i = 0; i < N; i++) {
         uint8_t *env = NULL;
         size_t len = 0;
         int g = sz_store_get_version(s, e[i].hash, &env, &len);
         if (acked[i])
             assert_int_equal(g, 0);
+        nstored += g == 0;
         free(env);
         free(e[i].buf);
     }
     sz_store_close(s);
     free(e);
-    print_message("graceful shutdown: %d of %d submits acknowledged, all stored\n", nacked, N);
+    /* Stored but not acknowledged happens only if the close reset the connection before the
+     * client read the last answers; every acknowledged one must be stored. */
+    print_message("graceful shutdown: %d of %d submits acknowledged, all stored (%d stored)\n",
+                  nacked, N, nstored);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f.dir);
     assert_int_equal(system(cmd), 0);
