@@ -236,14 +236,38 @@ static int posts_decode(plist_t *out, const uint8_t *p, const uint8_t *end) {
 }
 
 /* Decodes a tail value: df, then a block. */
-static int tail_decode(plist_t *out, uint64_t *df, const MDB_val *v) {
+/* A tail value: varint df, varint last docno (0 when empty), then a block. The last docno lets a
+ * merge append postings without decoding the ones already there. */
+typedef struct tail_hdr_s {
+    uint64_t df, last, count;
+    const uint8_t *block;         /* the block: count, then entries */
+    const uint8_t *entries, *end; /* the encoded postings */
+} tail_hdr_t;
+
+static int tail_header(const MDB_val *v, tail_hdr_t *h) {
     const uint8_t *p = v->mv_data, *end = p + v->mv_size;
-    if (varint_get(&p, end, df) != 0)
+    if (varint_get(&p, end, &h->df) != 0 || varint_get(&p, end, &h->last) != 0)
         return SZ_E_CORRUPT;
-    int rc = posts_decode(out, p, end);
-    if (rc == 0 && out->n > *df)
+    h->block = p;
+    if (varint_get(&p, end, &h->count) != 0 || h->count > h->df || h->count > DECODE_MAX ||
+        (h->count == 0) != (h->last == 0))
         return SZ_E_CORRUPT;
-    return rc;
+    h->entries = p;
+    h->end = end;
+    return 0;
+}
+
+static int tail_decode(plist_t *out, uint64_t *df, const MDB_val *v) {
+    tail_hdr_t h;
+    int rc = tail_header(v, &h);
+    if (rc != 0)
+        return rc;
+    if ((rc = posts_decode(out, h.block, h.end)) != 0)
+        return rc;
+    if (out->n > 0 && out->v[out->n - 1].docno != h.last)
+        return SZ_E_CORRUPT;
+    *df = h.df;
+    return 0;
 }
 
 /* Finds docno in posts (ascending); returns its index or -1. */
@@ -771,9 +795,10 @@ static int put_tail(wctx_t *w, const uint8_t *term, size_t tlen, uint64_t df) {
         return sz__lmdb_err(mdb_cursor_del(w->tcur, 0));
     }
     w->val.len = 0;
-    if ((rc = buf_reserve(&w->val, 10)) != 0)
+    if ((rc = buf_reserve(&w->val, 20)) != 0)
         return rc;
     w->val.len = varint_put(w->val.p, df);
+    w->val.len += varint_put(w->val.p + w->val.len, w->tail.n ? w->tail.v[w->tail.n - 1].docno : 0);
     if ((rc = posts_encode(&w->val, w->tail.v, w->tail.n)) != 0)
         return rc;
     MDB_val k = {tlen, (void *)term}, v = {w->val.len, w->val.p};
@@ -804,10 +829,43 @@ static int load_tail(wctx_t *w, const uint8_t *term, size_t tlen, uint64_t *df) 
  * block that covers them; the rest join the tail, which spills full blocks when it grows past
  * BLOCK_MAX. Keeps the invariant: every closed docno is below every tail docno. */
 static int merge_term(wctx_t *w, const uint8_t *term, size_t tlen, const post_t *posts, size_t n) {
-    uint64_t df;
-    int rc = load_tail(w, term, tlen, &df);
-    if (rc != 0)
+    uint64_t df = 0;
+    MDB_val tk = {tlen, (void *)term}, tv;
+    int rc = sz__lmdb_err(mdb_cursor_get(w->tcur, &tk, &tv, MDB_SET_KEY));
+    w->tail_found = rc == 0;
+    w->tail.n = 0;
+    if (rc != 0 && rc != SZ_E_NOT_FOUND)
         return rc;
+    if (rc == 0) {
+        tail_hdr_t h;
+        if ((rc = tail_header(&tv, &h)) != 0)
+            return rc;
+        if (h.count > 0 && posts[0].docno > h.last && h.count + n <= BLOCK_MAX) {
+            /* The common case: newer postings that fit. Append their encoding to the old bytes. */
+            size_t old = (size_t)(h.end - h.entries);
+            w->val.len = 0;
+            if ((rc = buf_reserve(&w->val, 30 + old + n * 16)) != 0)
+                return rc;
+            uint8_t *o = w->val.p;
+            size_t len = varint_put(o, h.df + n);
+            len += varint_put(o + len, posts[n - 1].docno);
+            len += varint_put(o + len, h.count + n);
+            memcpy(o + len, h.entries, old);
+            len += old;
+            uint64_t prev = h.last;
+            for (size_t i = 0; i < n; i++) {
+                len += varint_put(o + len, posts[i].docno - prev);
+                len += varint_put(o + len, posts[i].tf);
+                o[len++] = posts[i].norm;
+                prev = posts[i].docno;
+            }
+            /* The key must not point into the page being rewritten: pass the caller's term. */
+            MDB_val nk = {tlen, (void *)term}, nv = {len, o};
+            return sz__lmdb_err(mdb_cursor_put(w->tcur, &nk, &nv, MDB_CURRENT));
+        }
+        if ((rc = tail_decode(&w->tail, &df, &tv)) != 0)
+            return rc;
+    }
     size_t i = 0, added;
     while (df > 0 && i < n && (w->tail.n == 0 || posts[i].docno < w->tail.v[0].docno)) {
         pkey_t key;
