@@ -510,19 +510,24 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 
 /* ---- Listener ---- */
 
-static void peer_text(uv_tcp_t *t, char *out, size_t cap) {
+/* Writes the peer's address text to out and its IP (16 bytes, IPv4 mapped into IPv6) to ip16. */
+static void peer_text(uv_tcp_t *t, char *out, size_t cap, uint8_t ip16[16]) {
     struct sockaddr_storage ss;
     int len = sizeof ss;
     snprintf(out, cap, "?");
+    memset(ip16, 0, 16);
     if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) != 0)
         return;
     char ip[64] = "";
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        ip16[10] = ip16[11] = 0xFF;
+        memcpy(ip16 + 12, &a->sin_addr, 4);
         uv_ip4_name(a, ip, sizeof ip);
         snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
     } else if (ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        memcpy(ip16, &a->sin6_addr, 16);
         uv_ip6_name(a, ip, sizeof ip);
         snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
     }
@@ -545,7 +550,8 @@ static void on_connection(uv_stream_t *server, int status) {
         uv_tcp_init(s->loop, t);
         if (uv_accept(server, (uv_stream_t *)t) == 0) {
             char addr[64];
-            peer_text(t, addr, sizeof addr);
+            uint8_t ip16[16];
+            peer_text(t, addr, sizeof addr, ip16);
             s->refused_full++;
             SZ_LOG(SZ_LOG_WARN, "conn_refused", SZ_LF_STR("peer", addr),
                    SZ_LF_STR("reason", s->stopping ? "shutting_down" : "max_connections"),
@@ -576,7 +582,17 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    peer_text(&c->tcp, c->addr, sizeof c->addr);
+    peer_text(&c->tcp, c->addr, sizeof c->addr, c->ip);
+    /* Each handshake costs the node three X25519 operations before the network key is checked
+     * (WIRE.md section 1): bound the handshakes one address may have in progress. */
+    unsigned same = 0;
+    for (sz_conn_t *o = s->conns; o != NULL; o = o->next)
+        if (o != c && o->state != SZ_CONN_READY && memcmp(o->ip, c->ip, 16) == 0)
+            same++;
+    if (same >= SZ_HANDSHAKES_PER_ADDRESS) {
+        sz_conn_close(c, "handshakes_per_address", SZ_E_DENIED);
+        return;
+    }
     s->accepted++;
     if (s->cfg->log_connections)
         SZ_LOG(SZ_LOG_INFO, "conn_open", SZ_LF_STR("peer", c->addr), SZ_LF_UINT("open", s->nconns));

@@ -24,6 +24,9 @@ enum sz_conn_state_e {
     SZ_CONN_CLOSING, /* closed or closing: nothing more is read or sent */
 };
 
+/* Handshakes (connections before HELLO_OK) one peer address may have in progress at once. */
+#define SZ_HANDSHAKES_PER_ADDRESS 64
+
 struct sz_conn_s {
     uv_tcp_t tcp;
     uv_timer_t timer; /* handshake timeout, then idle timeout */
@@ -48,6 +51,7 @@ struct sz_conn_s {
     size_t queued;                               /* bytes handed to uv_write and not yet written */
     sz_submit_job_t *sub_head, *sub_tail;        /* SUBMITs of this connection in arrival order */
     char addr[64];                               /* peer address text for logs */
+    uint8_t ip[16];                              /* peer IP, IPv4 mapped into IPv6 */
 };
 
 struct sz_server_s {

@@ -686,6 +686,35 @@ static void test_max_connections(void **state) {
     fx_stop(&f);
 }
 
+/* One address may have at most SZ_HANDSHAKES_PER_ADDRESS handshakes in progress; finished
+ * sessions do not count. */
+static void test_handshakes_per_address(void **state) {
+    (void)state;
+    fx_t f;
+    fx_start(&f, NULL);
+    enum { H = 64 };
+    tc_t *c = calloc(H + 1, sizeof *c);
+    assert_non_null(c);
+    for (int i = 0; i < H; i++)
+        assert_int_equal(tc_connect(&c[i], f.port, TIMEOUT_MS), 0);
+    /* Make sure the node has accepted them all: finish one handshake after the others. */
+    tc_t probe;
+    assert_int_equal(tc_connect(&probe, f.port, TIMEOUT_MS), 0);
+    assert_int_equal(tc_wait_closed(&probe), 1);
+    tc_close(&probe);
+    assert_true(log_wait("reason=handshakes_per_address"));
+    /* The waiting ones still work, and a finished session frees its slot. */
+    assert_int_equal(tc_handshake(&c[0], f.client_sk, f.node.network_key), 0);
+    assert_int_equal(tc_hello(&c[0], NULL), 0);
+    fx_client(&f, &c[H], NULL);
+    sz_msg_status_ok_t st;
+    status(&c[H], 1, &st);
+    for (int i = 0; i <= H; i++)
+        tc_close(&c[i]);
+    free(c);
+    fx_stop(&f);
+}
+
 static void short_timeouts(sz_config_t *cfg, fx_t *f) {
     (void)f;
     cfg->handshake_timeout_ms = 200;
@@ -855,6 +884,7 @@ int main(void) {
         cmocka_unit_test(test_bad_input_closes_one_connection),
         cmocka_unit_test(test_replayed_handshake),
         cmocka_unit_test(test_max_connections),
+        cmocka_unit_test(test_handshakes_per_address),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_abrupt_close),
