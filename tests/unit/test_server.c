@@ -53,6 +53,15 @@ static int log_has(const char *needle) {
     return r;
 }
 
+/* Forgets what was logged so far, so each test looks only at its own lines. */
+static void log_clear(void) {
+    pthread_mutex_lock(&log_mu);
+    log_len = 0;
+    if (log_text != NULL)
+        log_text[0] = '\0';
+    pthread_mutex_unlock(&log_mu);
+}
+
 /* Waits (up to 10 s) for a log line holding needle: the server logs a close after the client
  * has already seen it. */
 static int log_wait(const char *needle) {
@@ -122,6 +131,7 @@ static void fx_start_in(fx_t *f, const char *dir, cfg_fn tweak) {
 }
 
 static void fx_start(fx_t *f, cfg_fn tweak) {
+    log_clear();
     memset(f, 0, sizeof *f);
     crypto_sign_keypair(f->client_pk, f->client_sk);
     snprintf(f->dir, sizeof f->dir, "/tmp/sz_test_server_XXXXXX");
@@ -813,6 +823,65 @@ static void test_abrupt_close(void **state) {
     fx_stop(&f);
 }
 
+static void small_write_queue(sz_config_t *cfg, fx_t *f) {
+    (void)f;
+    cfg->max_write_queue = 65536;
+}
+
+/* A reader that does not read: big answers fill the socket, then the node's output queue passes
+ * its limit, reading pauses, and nothing is lost once the client reads again. */
+static void test_slow_reader(void **state) {
+    (void)state;
+    fx_t f;
+    fx_start(&f, small_write_queue);
+    tc_t t;
+    fx_client(&f, &t, NULL);
+    /* One record with a 256 KiB statement. */
+    size_t big = 256 * 1024;
+    char *body = malloc(big + 512);
+    assert_non_null(body);
+    int n0 = snprintf(
+        body, 512, "{\"title\":\"Long testimony\",\"statement\":{\"language\":\"en\",\"text\":\"");
+    memset(body + n0, 'a', big);
+    snprintf(body + n0 + big, 512,
+             "\"},\"witness\":{\"role\":\"civilian\"},\"consent\":{\"scope\":\"archive-only\"},"
+             "\"act_types\":[\"other\"]}");
+    sz_record_fields_t fl = {.kind = SZ_KIND_TESTIMONY,
+                             .created = 1700000000000ull,
+                             .body = (const uint8_t *)body,
+                             .body_len = (uint32_t)strlen(body)};
+    env_t e;
+    assert_int_equal(sz_record_sign(&fl, f.client_sk, &e.buf, &e.len), 0);
+    crypto_hash_sha256(e.hash, e.buf, e.len);
+    free(body);
+    sz_msg_submitted_t ok;
+    int code = 0;
+    assert_int_equal(submit(&t, 1, &e, &ok, &code), SZ_MSG_SUBMITTED);
+
+    enum { G = 60 }; /* 60 answers of 256 KiB: far more than socket buffers hold */
+    sz_msg_get_t g;
+    memset(&g, 0, sizeof g);
+    sz_hex_encode(g.id, e.hash, 32);
+    uint8_t req[128];
+    size_t n = 0;
+    assert_int_equal(sz_msg_get_encode(&g, req, sizeof req, &n), 0);
+    for (uint32_t i = 0; i < G; i++)
+        assert_int_equal(tc_send(&t, SZ_MSG_GET, 100 + i, req, n), 0);
+    assert_true(log_wait("reading=paused"));
+    for (int i = 0; i < G; i++) {
+        assert_int_equal(tc_recv(&t), 1);
+        assert_int_equal(t.hdr.type, SZ_MSG_RECORD);
+        sz_msg_record_t r;
+        assert_int_equal(sz_msg_record_decode(&r, t.msg, t.msg_len), 0);
+        assert_int_equal(r.envelope_len, e.len);
+        assert_memory_equal(r.envelope, e.buf, e.len);
+    }
+    assert_true(log_wait("reading=resumed"));
+    free(e.buf);
+    tc_close(&t);
+    fx_stop(&f);
+}
+
 static void test_graceful_shutdown(void **state) {
     (void)state;
     fx_t f;
@@ -888,6 +957,7 @@ int main(void) {
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_abrupt_close),
+        cmocka_unit_test(test_slow_reader),
         cmocka_unit_test(test_graceful_shutdown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
