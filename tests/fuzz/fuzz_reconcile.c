@@ -6,7 +6,7 @@
  *   1 responder:  a message processed by a fresh session over a fixed set of 300 ids
  *   2 initiator:  a reply processed by a session over the same set after sz_recon_initiate
  *   3 session:    a0 a1 b0 b1 (u16 BE each), branch u8, idlist u8, small u8: A holds ids
- *                 [a0, a1), B holds [b0, b1) (each range capped at 4000 ids); they reconcile
+ *                 [a0, a1), B holds [b0, b1) (each range capped at 1500 ids); they reconcile
  *                 with those options (4 KiB messages when small is odd) and the result must be
  *                 exactly the symmetric difference.
  * Invariants: errors are only SZ_E_PROTOCOL or SZ_E_TOO_LARGE; whatever a session writes passes
@@ -119,10 +119,10 @@ static void fuzz_session(const uint8_t *d, size_t n) {
         a1 = a0;
     if (b1 < b0)
         b1 = b0;
-    if (a1 - a0 > 4000)
-        a1 = a0 + 4000;
-    if (b1 - b0 > 4000)
-        b1 = b0 + 4000;
+    if (a1 - a0 > 1500)
+        a1 = a0 + 1500;
+    if (b1 - b0 > 1500)
+        b1 = b0 + 1500;
     sz_recon_options_t o = {0};
     o.branch = 2 + d[8] % (SZ_RECON_MAX_BRANCH - 1);
     o.idlist = 1 + d[9] % 100;
