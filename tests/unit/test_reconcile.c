@@ -661,6 +661,125 @@ static void test_fingerprint(void **state) {
     vec_free(&v);
 }
 
+/* ---- The worked example of SYNC.md section 3.9, byte for byte ---- */
+
+static size_t unhex(uint8_t *out, const char *hex) {
+    size_t n = 0;
+    for (; hex[0] && hex[1]; hex += 2) {
+        unsigned v;
+        assert_int_equal(sscanf(hex, "%2x", &v), 1);
+        out[n++] = (uint8_t)v;
+    }
+    return n;
+}
+
+/* Expands "XX*" into 32 bytes XX, and copies other hex as is. */
+static size_t expand(uint8_t *out, const char *spec) {
+    char buf[8192];
+    size_t k = 0;
+    for (const char *p = spec; *p;) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        if (p[1] != 0 && p[2] == '*') {
+            for (int i = 0; i < 32; i++) {
+                buf[k++] = p[0];
+                buf[k++] = p[1];
+            }
+            p += 3;
+        } else {
+            buf[k++] = *p++;
+        }
+        assert_true(k < sizeof buf - 70);
+    }
+    buf[k] = 0;
+    return unhex(out, buf);
+}
+
+static void run_example(unsigned idlist, const char *const *msgs, size_t nmsgs) {
+    uint8_t a[3][32], b[3][32];
+    memset(a[0], 0x11, 32);
+    memset(a[1], 0x22, 32);
+    memset(a[2], 0x33, 32);
+    memset(b[0], 0x22, 32);
+    memset(b[1], 0x33, 32);
+    memset(b[2], 0x44, 32);
+    sz_recon_array_t *aa, *ab;
+    assert_int_equal(sz_recon_array_new(&aa, (const uint8_t(*)[32])a, 3), 0);
+    assert_int_equal(sz_recon_array_new(&ab, (const uint8_t(*)[32])b, 3), 0);
+    sz_recon_source_t sa, sb;
+    sz_recon_array_source(aa, &sa);
+    sz_recon_array_source(ab, &sb);
+    side_t side_a = {0}, side_b = {0};
+    sz_recon_options_t oa = {0}, ob = {0};
+    oa.idlist = ob.idlist = idlist;
+    oa.on_id = ob.on_id = on_id;
+    oa.arg = &side_a;
+    ob.arg = &side_b;
+    sz_recon_t *ra, *rb;
+    assert_int_equal(sz_recon_new(&ra, &sa, &oa), 0);
+    assert_int_equal(sz_recon_new(&rb, &sb, &ob), 0);
+    uint8_t want[4096], copy[4096];
+    const uint8_t *m;
+    size_t n;
+    assert_int_equal(sz_recon_initiate(ra, &m, &n), 0);
+    sz_recon_t *turn = rb, *other = ra;
+    for (size_t i = 0;; i++) {
+        assert_true(i < nmsgs);
+        size_t wn = expand(want, msgs[i]);
+        assert_int_equal(n, wn);
+        assert_memory_equal(m, want, n);
+        memcpy(copy, m, n);
+        const uint8_t *r;
+        size_t rn;
+        assert_int_equal(sz_recon_process(turn, copy, n, &r, &rn, NULL), 0);
+        if (rn == 0) {
+            assert_int_equal(i + 1, nmsgs);
+            break;
+        }
+        m = r;
+        n = rn;
+        sz_recon_t *t = turn;
+        turn = other;
+        other = t;
+    }
+    assert_int_equal(side_a.have.n, 1);
+    assert_int_equal(side_a.have.ids[0][0], 0x11);
+    assert_int_equal(side_a.need.n, 1);
+    assert_int_equal(side_a.need.ids[0][0], 0x44);
+    assert_int_equal(side_b.have.n, 1);
+    assert_int_equal(side_b.have.ids[0][0], 0x44);
+    assert_int_equal(side_b.need.n, 1);
+    assert_int_equal(side_b.need.ids[0][0], 0x11);
+    vec_free(&side_a.have);
+    vec_free(&side_a.need);
+    vec_free(&side_b.have);
+    vec_free(&side_b.need);
+    sz_recon_free(ra);
+    sz_recon_free(rb);
+    sz_recon_array_free(aa);
+    sz_recon_array_free(ab);
+}
+
+static void test_worked_example(void **state) {
+    (void)state;
+    static const char *const plain[] = {
+        "01 21 02 03 11* 22* 33*",
+        "01 21 03 01 11* 01 44*",
+    };
+    run_example(32, plain, 2);
+    static const char *const split[] = {
+        "01 0122 01 337c72ce284faa49b9e253bd87596208 0133 01 52577d5bda71d993d5e09d0e5dafd119"
+        " 21 01 0a4f557456d68ff5f467631ec89660cf",
+        "01 0122 0200 0133 00 0144 01 0a4f557456d68ff5f467631ec89660cf"
+        " 21 01 459d9a10d9f83f2616e4900734c9c5cd",
+        "01 0122 03 00 01 11* 0144 00 21 02 00",
+        "01 0144 00 21 03 00 01 44*",
+    };
+    run_example(1, split, 4);
+}
+
 /* ---- Hostile input ---- */
 
 typedef struct fixture_s {
@@ -1105,6 +1224,7 @@ int main(void) {
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_worked_example),
         cmocka_unit_test(test_identical),
         cmocka_unit_test(test_both_empty),
         cmocka_unit_test(test_small_sets),
