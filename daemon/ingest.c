@@ -340,7 +340,8 @@ static void after_verify(uv_work_t *w, int status) {
 }
 
 void sz_ingest_flush(sz_server_t *s) {
-    while (s->verify_pending > 0 && s->verify_workers < s->max_verify_workers) {
+    while (s->verify_pending > 0 && s->verify_head != NULL &&
+           s->verify_workers < s->max_verify_workers) {
         /* An even share per possible worker, so the workers free now and soon split a burst. */
         size_t take = (s->verify_pending + s->max_verify_workers - 1) / s->max_verify_workers;
         if (take > VBATCH_MAX)

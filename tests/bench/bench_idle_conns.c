@@ -146,6 +146,10 @@ int main(int argc, char **argv) {
     long rss0 = status_kib(pid, "VmRSS"), map0 = map_rss_kib(pid);
 
     int *fds = calloc((size_t)n, sizeof *fds);
+    if (fds == NULL) {
+        kill(pid, SIGKILL);
+        return 1;
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < n; i++) {
@@ -153,6 +157,7 @@ int main(int argc, char **argv) {
             tc_hello(&t, NULL) != 0) {
             fprintf(stderr, "connection %d failed\n", i);
             kill(pid, SIGKILL);
+            free(fds);
             return 1;
         }
         fds[i] = t.fd;
