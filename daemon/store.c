@@ -127,30 +127,64 @@ static int txn_result(sz_store_t *s, const sz__txn_t *t, const char *what) {
     return t->err;
 }
 
-/* ---- read transactions: one per thread and store, reset between calls ---- */
+/* ---- read transactions: one per thread and store, parked between calls ---- */
+
+/* A thread's read transaction on one store. Between calls it stays open ("parked") so the next
+ * call can skip renewing it when nothing was committed meanwhile; the writer resets every parked
+ * transaction after each commit, so no idle thread pins an old snapshot (which would keep LMDB
+ * from reusing freed pages). The store owns these; a thread's slots only point at them. */
+struct sz__reader_s {
+    pthread_mutex_t mu; /* guards state against the writer's reset */
+    MDB_txn *txn;
+    int state; /* READER_RESET, READER_PARKED or READER_BUSY */
+};
+
+enum { READER_RESET, READER_PARKED, READER_BUSY };
 
 static atomic_uint_fast64_t next_store_id = 1;
 
 static _Thread_local struct {
     uint64_t store_id;
-    MDB_txn *txn;
+    sz__reader_t *r;
 } tl_readers[TL_SLOTS];
 
-static int register_reader(sz_store_t *s, MDB_txn *txn) {
+static sz__reader_t *new_reader(sz_store_t *s, MDB_txn *txn) {
+    sz__reader_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    pthread_mutex_init(&r->mu, NULL);
+    r->txn = txn;
+    r->state = READER_BUSY;
     pthread_mutex_lock(&s->readers_lock);
     if (s->nreaders == s->capreaders) {
         size_t cap = s->capreaders ? s->capreaders * 2 : 16;
-        MDB_txn **n = realloc(s->readers, cap * sizeof(*n));
+        sz__reader_t **n = realloc(s->readers, cap * sizeof(*n));
         if (n == NULL) {
             pthread_mutex_unlock(&s->readers_lock);
-            return -ENOMEM;
+            pthread_mutex_destroy(&r->mu);
+            free(r);
+            return NULL;
         }
         s->readers = n;
         s->capreaders = cap;
     }
-    s->readers[s->nreaders++] = txn;
+    s->readers[s->nreaders++] = r;
     pthread_mutex_unlock(&s->readers_lock);
-    return 0;
+    return r;
+}
+
+void sz__readers_reset(sz_store_t *s) {
+    pthread_mutex_lock(&s->readers_lock);
+    for (size_t i = 0; i < s->nreaders; i++) {
+        sz__reader_t *r = s->readers[i];
+        pthread_mutex_lock(&r->mu);
+        if (r->state == READER_PARKED) {
+            mdb_txn_reset(r->txn);
+            r->state = READER_RESET;
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    pthread_mutex_unlock(&s->readers_lock);
 }
 
 int sz__rd_begin(sz_store_t *s, MDB_txn **out) {
@@ -159,14 +193,31 @@ int sz__rd_begin(sz_store_t *s, MDB_txn **out) {
     for (int i = 0; i < TL_SLOTS; i++) {
         if (tl_readers[i].store_id == s->id)
             slot = i;
-        else if (empty < 0 && tl_readers[i].txn == NULL)
+        else if (empty < 0 && tl_readers[i].r == NULL)
             empty = i;
     }
     int rc;
     if (slot >= 0) {
-        rc = mdb_txn_renew(tl_readers[slot].txn);
+        sz__reader_t *r = tl_readers[slot].r;
+        pthread_mutex_lock(&r->mu);
+        if (r->state == READER_PARKED) {
+            /* Still the latest snapshot? Then it can be used as it is. */
+            MDB_envinfo info;
+            if (mdb_env_info(s->env, &info) == 0 && info.me_last_txnid == mdb_txn_id(r->txn)) {
+                r->state = READER_BUSY;
+                pthread_mutex_unlock(&r->mu);
+                *out = r->txn;
+                return 0;
+            }
+            mdb_txn_reset(r->txn);
+            r->state = READER_RESET;
+        }
+        rc = mdb_txn_renew(r->txn);
+        if (rc == 0)
+            r->state = READER_BUSY;
+        pthread_mutex_unlock(&r->mu);
         if (rc == 0) {
-            *out = tl_readers[slot].txn;
+            *out = r->txn;
             return 0;
         }
         goto fail;
@@ -180,16 +231,18 @@ int sz__rd_begin(sz_store_t *s, MDB_txn **out) {
     }
     if (rc != 0)
         goto fail;
-    if (register_reader(s, txn) != 0) {
+    sz__reader_t *r = new_reader(s, txn);
+    if (r == NULL) {
         mdb_txn_abort(txn);
         pthread_rwlock_unlock(&s->maplock);
         return -ENOMEM;
     }
     /* A slot whose store is gone or which belongs to another store is reused; the evicted
-     * transaction stays registered with its store, which aborts it at close. */
+     * reader stays registered with its store, which resets it after commits and frees it at
+     * close. */
     slot = empty >= 0 ? empty : 0;
     tl_readers[slot].store_id = s->id;
-    tl_readers[slot].txn = txn;
+    tl_readers[slot].r = r;
     *out = txn;
     return 0;
 fail:
@@ -198,7 +251,17 @@ fail:
 }
 
 void sz__rd_end(sz_store_t *s, MDB_txn *txn) {
-    mdb_txn_reset(txn);
+    sz__reader_t *r = NULL;
+    for (int i = 0; i < TL_SLOTS; i++)
+        if (tl_readers[i].store_id == s->id && tl_readers[i].r->txn == txn)
+            r = tl_readers[i].r;
+    if (r != NULL) {
+        pthread_mutex_lock(&r->mu);
+        r->state = READER_PARKED;
+        pthread_mutex_unlock(&r->mu);
+    } else {
+        mdb_txn_reset(txn); /* not this thread's slot (evicted meanwhile): plain reset */
+    }
     pthread_rwlock_unlock(&s->maplock);
 }
 
@@ -224,6 +287,7 @@ int sz__grow_map(sz_store_t *s, size_t need, int force) {
     if (target <= size)
         return force ? SZ_E_NO_SPACE : 0;
     pthread_rwlock_wrlock(&s->maplock);
+    sz__readers_reset(s); /* no transaction may be open across a remap */
     int rc = mdb_env_set_mapsize(s->env, target);
     pthread_rwlock_unlock(&s->maplock);
     if (rc != 0)
@@ -521,15 +585,18 @@ fail:
 void sz_store_close(sz_store_t *s) {
     if (s == NULL)
         return;
-    for (size_t i = 0; i < s->nreaders; i++)
-        mdb_txn_abort(s->readers[i]);
+    for (size_t i = 0; i < s->nreaders; i++) {
+        mdb_txn_abort(s->readers[i]->txn);
+        pthread_mutex_destroy(&s->readers[i]->mu);
+        free(s->readers[i]);
+    }
     free(s->readers);
     /* This thread's slots may name the store; clear them so a later store reusing the memory
      * cannot be confused (ids are unique anyway). */
     for (int i = 0; i < TL_SLOTS; i++)
         if (tl_readers[i].store_id == s->id) {
             tl_readers[i].store_id = 0;
-            tl_readers[i].txn = NULL;
+            tl_readers[i].r = NULL;
         }
     sz_index_close(s->idx);
     sz_fts_close(s->fts);
@@ -884,6 +951,7 @@ static int put_attempt(sz_store_t *s, const sz_verified_t *v, size_t n, sz_put_r
     s->next_seq = w.next_seq;
     s->next_recno = w.next_recno;
     s->frontier = w.frontier;
+    sz__readers_reset(s);
     return 0;
 }
 

@@ -45,6 +45,8 @@ typedef struct sz__recval_s {
     uint32_t flags;
 } sz__recval_t;
 
+typedef struct sz__reader_s sz__reader_t;
+
 struct sz_store_s {
     MDB_env *env;
     MDB_dbi meta, log, byhash, records, heads, members, recnos, merkle;
@@ -57,7 +59,7 @@ struct sz_store_s {
     pthread_mutex_t wlock;    /* one writer at a time; guards the cached state below */
     pthread_rwlock_t maplock; /* shared by readers, exclusive while the map is resized */
     pthread_mutex_t readers_lock;
-    MDB_txn **readers; /* every read transaction handed to a thread, aborted at close */
+    sz__reader_t **readers; /* every thread's read transaction, aborted at close */
     size_t nreaders, capreaders;
     uint64_t next_seq;   /* next append log position = Merkle tree size */
     uint64_t next_recno; /* next record number */
@@ -80,7 +82,12 @@ int sz__version_cmp(uint32_t gen_a, uint64_t created_a, const uint8_t *hash_a, u
  * the configured maximum. Call with the writer lock held and no write transaction open. */
 int sz__grow_map(sz_store_t *s, size_t need, int force);
 
-/* Renews this thread's read transaction on s (taking the map lock shared) / resets it. */
+/* Resets every parked read transaction, so none pins a snapshot older than the last commit. The
+ * writer calls it after each commit. */
+void sz__readers_reset(sz_store_t *s);
+
+/* Gives this thread's read transaction on s at the latest commit (taking the map lock shared) /
+ * parks it again. */
 int sz__rd_begin(sz_store_t *s, MDB_txn **txn);
 void sz__rd_end(sz_store_t *s, MDB_txn *txn);
 

@@ -695,7 +695,10 @@ int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
         sz__be64_put(a8, at);
         MDB_val av = {8, a8};
         sz__txn_put(&t, s->meta, &k, &av, 0);
-        if ((rc = sz__txn_commit(&t)) != 0) {
+        rc = sz__txn_commit(&t);
+        if (rc == 0)
+            sz__readers_reset(s);
+        if (rc != 0) {
             if (rc == SZ_E_NO_SPACE && !retried && sz__grow_map(s, chunk * 16384, 1) == 0) {
                 retried = 1;
                 continue;
