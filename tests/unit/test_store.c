@@ -981,6 +981,48 @@ static void test_readers_during_writes(void **state) {
     free(dir);
 }
 
+/* A thread's parked read transaction must not hide a later commit: one by this process's writer
+ * (which resets parked readers) or one by another process (caught by the txnid comparison). */
+static void test_reader_sees_commits(void **state) {
+    (void)state;
+    char *dir = tmpdir();
+    sz_store_t *s = open_store(dir);
+    env_t f = mk(sk_a, SZ_KIND_TESTIMONY, T0, NULL, NULL, 0, "f", 0);
+    env_t a = mk(sk_a, SZ_KIND_TESTIMONY, T0 + 1, f.hash, f.hash, 1, "a", 0);
+    env_t b = mk(sk_a, SZ_KIND_TESTIMONY, T0 + 2, f.hash, a.hash, 1, "b", 0);
+    assert_int_equal(put1(s, &f, NULL), 0);
+    uint8_t cur[32];
+    assert_int_equal(sz_store_get_current(s, f.hash, cur, NULL), 0);
+    assert_memory_equal(cur, f.hash, 32);
+    assert_int_equal(put1(s, &a, NULL), 0);
+    assert_int_equal(sz_store_get_current(s, f.hash, cur, NULL), 0);
+    assert_memory_equal(cur, a.hash, 32);
+    /* Another process appends b while this one's reader is parked. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sz_store_t *c = NULL;
+        sz_put_result_t r;
+        const uint8_t *buf = b.buf;
+        if (sz_store_open(&c, dir, NULL) != 0 || sz_store_put_batch(c, &buf, &b.len, 1, &r) != 0 ||
+            r.err != 0)
+            _exit(1);
+        sz_store_close(c);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(sz_store_get_current(s, f.hash, cur, NULL), 0);
+    assert_memory_equal(cur, b.hash, 32);
+    free(f.buf);
+    free(a.buf);
+    free(b.buf);
+    sz_store_close(s);
+    rmtree(dir);
+    free(dir);
+}
+
 /* ---- indexes, full text, maintenance ---- */
 
 static void test_list_search_check_backup(void **state) {
@@ -1126,6 +1168,7 @@ int main(void) {
         cmocka_unit_test(test_max_map),
         cmocka_unit_test(test_full_disk),
         cmocka_unit_test(test_readers_during_writes),
+        cmocka_unit_test(test_reader_sees_commits),
         cmocka_unit_test(test_list_search_check_backup),
         cmocka_unit_test(test_check_finds_tampering),
     };
