@@ -353,6 +353,31 @@ static int db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen) {
     return rc == SZ_E_NOT_FOUND ? 0 : rc;
 }
 
+/* Puts docno -> val into a database keyed by BE64 docno. Docnos mostly arrive in ascending order:
+ * a key past the last one goes in with MDB_APPEND, so full pages are left full instead of being
+ * split in half (which left the forward database about 60% full). */
+static int put_docno(MDB_txn *txn, MDB_dbi dbi, uint64_t docno, const void *val, size_t len) {
+    uint8_t kb[8];
+    be64_put(kb, docno);
+    MDB_cursor *c;
+    int rc = sz__lmdb_err(mdb_cursor_open(txn, dbi, &c));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    unsigned flags = 0;
+    rc = sz__lmdb_err(mdb_cursor_get(c, &k, &v, MDB_LAST));
+    if (rc == SZ_E_NOT_FOUND || (rc == 0 && k.mv_size == 8 && be64_get(k.mv_data) < docno))
+        flags = MDB_APPEND;
+    else if (rc != 0) {
+        mdb_cursor_close(c);
+        return rc;
+    }
+    MDB_val nk = {8, kb}, nv = {len, (void *)val};
+    rc = sz__lmdb_err(mdb_cursor_put(c, &nk, &nv, flags));
+    mdb_cursor_close(c);
+    return rc;
+}
+
 static int meta_tokens(sz_fts_t *fts, MDB_txn *txn, uint64_t *tokens) {
     MDB_val v;
     int rc = db_get(txn, fts->meta, "tokens", 6, &v);
@@ -1246,10 +1271,8 @@ int sz_fts_set(sz_fts_t *fts, MDB_txn *txn, uint64_t docno, unsigned kind, const
     if (rc == 0)
         rc = remove_doc(fts, txn, docno, &old_dl);
     if (rc == 0 && words > 0) {
-        uint8_t dk[8];
-        be64_put(dk, docno);
-        if ((rc = db_put(txn, fts->docs, dk, 8, b->out.p, b->out.len)) == 0)
-            rc = db_put(txn, fts->pending, dk, 8, b->sig, sizeof(b->sig));
+        if ((rc = put_docno(txn, fts->docs, docno, b->out.p, b->out.len)) == 0)
+            rc = put_docno(txn, fts->pending, docno, b->sig, sizeof(b->sig));
     }
     if (rc == 0)
         rc = update_tokens(fts, txn, old_dl, words);
