@@ -10,8 +10,10 @@
 #include "merkle.h"
 #include "msg.h"
 #include "net.h"
+#include "node_ops.h"
 #include "record.h"
 #include "schema.h"
+#include "seal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -40,27 +42,43 @@
     "throwaway identity.\n"
 
 const char sz_usage_submit[] =
-    "usage: samizdat [--node NODE] [--key FILE] submit testimony|case FILE.json [--json]\n"
+    "usage: samizdat [--node NODE] [--key FILE] submit testimony|case FILE.json\n"
+    "                [--seal-to KEY]... [--no-self] [--json]\n"
     "\n"
     "Checks the JSON body in FILE.json against the kind's schema, signs it here with your key\n"
     "(byte for byte, never re-serialised) and sends it to the node, which answers once the\n"
     "record is durably stored. Prints the record id; with --json the record id, version hash,\n"
     "the node's log position (seq) and what the node did with it.\n"
     "\n"
+    "With --seal-to the body is sealed here (proto/SEALING.md) before it is signed: only the\n"
+    "recipients can read it, while every node still verifies the signature and mirrors the\n"
+    "ciphertext. YOUR OWN KEY IS ADDED AS A RECIPIENT unless --no-self is given, so that you\n"
+    "can read your testimony back; the sealed body does not name its recipients. The node and\n"
+    "anyone else see the kind, author key, time, versions and the padded size, never the text.\n"
+    "\n"
+    "  --seal-to KEY      seal to this recipient: a public key (44 characters of base64) or a\n"
+    "                     .pub file; repeat for more (at most 63)\n"
+    "  --no-self          do not add your own key as a recipient (you cannot read it back)\n"
     "  --attach PATH      (not yet supported: attachments come with a later release)\n"
-    "  --seal-to KEY      (not yet supported: sealed records come with a later release)\n"
     "  --json             print the result as JSON\n"
     "\n" NODE_HELP;
 
 const char sz_usage_amend[] =
-    "usage: samizdat [--node NODE] [--key FILE] amend ID FILE.json [--json]\n"
+    "usage: samizdat [--node NODE] [--key FILE] amend ID FILE.json [--seal-to KEY]...\n"
+    "                [--no-self] [--json]\n"
     "\n"
     "Adds a new version with the body in FILE.json to record ID (a record id or a unique\n"
     "prefix). The new version's parents are all the record's current heads, so amending a\n"
     "record in conflict also merges it. The body is checked against the record's schema and\n"
     "signed here. Prints the new version hash.\n"
     "\n"
-    "  --json   print the result as JSON\n"
+    "A sealed record must stay sealed: give its recipients again with --seal-to (a sealed\n"
+    "body does not say who can open it, by design, so they cannot be taken from it). Your own\n"
+    "key is added unless --no-self is given, as for submit.\n"
+    "\n"
+    "  --seal-to KEY   seal the new version to this recipient (key text or .pub file)\n"
+    "  --no-self       do not add your own key as a recipient\n"
+    "  --json          print the result as JSON\n"
     "\n" NODE_HELP;
 
 const char sz_usage_get[] =
@@ -71,9 +89,15 @@ const char sz_usage_get[] =
     "for people, or with --json: id, version, kind, author, created, parents, body (parsed),\n"
     "body_text (the exact signed bytes), conflicts (the other heads), generation, versions.\n"
     "\n"
+    "A sealed record is opened here when your key (--key, $SAMIZDAT_KEY, or the default key if\n"
+    "it exists) is one of its recipients: the plaintext is shown (with --json as body and\n"
+    "body_text, with \"sealed\": true, \"opened\": true) and written nowhere else. Otherwise\n"
+    "get shows that it is sealed, its slot count and padded size, and exits 0.\n"
+    "\n"
     "  --version HASH   a version of the record (hash or unique prefix) instead of the current\n"
     "  -o, --output OUT also write the verified envelope to the record file OUT (for\n"
-    "                   'samizdat verify' or 'show'; sha256sum OUT is the version hash)\n"
+    "                   'samizdat verify' or 'show'; sha256sum OUT is the version hash);\n"
+    "                   a sealed record is written as signed, still sealed\n"
     "  --json           print the result as JSON\n"
     "\n" NODE_HELP READ_HELP;
 
@@ -124,18 +148,18 @@ const char sz_usage_status[] =
 
 /* ---- Small helpers -------------------------------------------------------------------------- */
 
-static uint64_t now_ms(void) {
+uint64_t sz__now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void dump_json(json_t *o) {
+void sz__dump_json(json_t *o) {
     json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
 }
 
-static json_t *hex_json(const uint8_t *b) {
+json_t *sz__hex_json(const uint8_t *b) {
     char hex[SZ_HASH_HEX_LEN + 1];
     sz_hex_encode(hex, b, 32);
     return json_string(hex);
@@ -165,7 +189,7 @@ static int has_prefix_ci(const char *hex, const char *prefix) {
     return strncasecmp(hex, prefix, strlen(prefix)) == 0;
 }
 
-static int is_id_prefix(const char *s) {
+int sz__is_id_prefix(const char *s) {
     return sz_hex_is_prefix(s, SZ_HASH_HEX_LEN) == 1;
 }
 
@@ -233,7 +257,7 @@ static int load_network_key(const sz_cli_t *cli, uint8_t key[static 32]) {
 /* Connects to the node named by --node or $SAMIZDAT_NODE. sk (borrowed, 64 bytes) is our
  * identity; when NULL, the key named by --key or $SAMIZDAT_KEY is loaded if one was named, and
  * otherwise a throwaway identity is made (reading needs no key). Prints why on failure. */
-static int node_connect(sz_cli_t *cli, const uint8_t *sk, sz_net_t **out) {
+int sz__node_connect(sz_cli_t *cli, const uint8_t *sk, sz_net_t **out) {
     *out = NULL;
     const char *spec = cli->node;
     if (spec == NULL || spec[0] == '\0')
@@ -305,7 +329,7 @@ static int node_connect(sz_cli_t *cli, const uint8_t *sk, sz_net_t **out) {
 
 /* Reports a failed exchange: an ERROR from the node (code < 0 with the node's text) or a broken
  * connection. what names the request for people. */
-static int node_fail(sz_cli_t *cli, sz_net_t *net, int rc, const char *what) {
+int sz__node_fail(sz_cli_t *cli, sz_net_t *net, int rc, const char *what) {
     const char *text = sz_net_error(net);
     if (rc == SZ_E_DENIED)
         return sz_cli_fail(cli, "%s: refused by the node's policy: %s", what, text);
@@ -314,23 +338,7 @@ static int node_fail(sz_cli_t *cli, sz_net_t *net, int rc, const char *what) {
 
 /* ---- Fetching and verifying a record ------------------------------------------------------- */
 
-typedef struct fetched_s {
-    uint8_t *env; /* owned copy of the envelope */
-    size_t env_len;
-    sz_record_t rec; /* points into env */
-    uint8_t version[32];
-    uint8_t id[32];
-    uint8_t current[32];
-    uint32_t generation;
-    uint64_t first_created;
-    uint32_t nversions;
-    uint16_t nheads;
-    uint8_t *heads; /* owned copy, nheads * 32 */
-    int schema_rc;
-    sz_schema_error_t schema_err;
-} fetched_t;
-
-static void fetched_free(fetched_t *f) {
+void sz__fetched_free(sz__fetched_t *f) {
     free(f->env);
     free(f->heads);
     memset(f, 0, sizeof(*f));
@@ -338,8 +346,8 @@ static void fetched_free(fetched_t *f) {
 
 /* GETs id (a prefix) and optionally version (a prefix or NULL) and verifies the answer against
  * what was asked. Prints why on failure. */
-static int fetch_record(sz_cli_t *cli, sz_net_t *net, const char *id, const char *version,
-                        fetched_t *f) {
+int sz__node_fetch(sz_cli_t *cli, sz_net_t *net, const char *id, const char *version,
+                   sz__fetched_t *f) {
     memset(f, 0, sizeof(*f));
     sz_msg_get_t g;
     memset(&g, 0, sizeof(g));
@@ -358,12 +366,16 @@ static int fetch_record(sz_cli_t *cli, sz_net_t *net, const char *id, const char
                            sz_net_error(net));
     if (rc == SZ_E_NOT_FOUND)
         return sz_cli_fail(cli, "no record %.64s on this node (%s)", id, sz_net_error(net));
+    if (rc == SZ_E_RETRACTED)
+        return sz_cli_fail(cli, "record %.64s%s%.64s has been retracted: its body is purged (%s)",
+                           id, version != NULL ? " version " : "", version != NULL ? version : "",
+                           sz_net_error(net));
     if (rc == SZ_E_AMBIGUOUS)
         return sz_cli_fail(cli, "id prefix %.64s matches more than one %s; give more digits (%s)",
                            version != NULL ? version : id, version != NULL ? "version" : "record",
                            sz_net_error(net));
     if (rc != 0)
-        return node_fail(cli, net, rc, "get");
+        return sz__node_fail(cli, net, rc, "get");
     sz_msg_record_t r;
     if (m.header.type != SZ_MSG_RECORD || sz_msg_record_decode(&r, m.payload, m.len) != 0)
         return sz_cli_fail(cli, "the node answered GET with a malformed %s message",
@@ -371,7 +383,7 @@ static int fetch_record(sz_cli_t *cli, sz_net_t *net, const char *id, const char
     f->env = malloc(r.envelope_len);
     f->heads = malloc((size_t)r.nheads * 32);
     if (f->env == NULL || f->heads == NULL) {
-        fetched_free(f);
+        sz__fetched_free(f);
         return sz_cli_fail(cli, "out of memory");
     }
     memcpy(f->env, r.envelope, r.envelope_len);
@@ -406,7 +418,7 @@ static int fetch_record(sz_cli_t *cli, sz_net_t *net, const char *id, const char
             problem = "its list of heads does not start with the current version";
     }
     if (problem != NULL) {
-        fetched_free(f);
+        sz__fetched_free(f);
         return sz_cli_fail(cli,
                            "the node's answer does not verify: %s (the node is faulty or "
                            "lying)",
@@ -424,7 +436,7 @@ static int fetch_record(sz_cli_t *cli, sz_net_t *net, const char *id, const char
 static json_t *parents_json(const sz_record_t *rec) {
     json_t *a = json_array();
     for (unsigned i = 0; i < rec->nparents; i++)
-        json_array_append_new(a, hex_json(rec->parents + 32 * i));
+        json_array_append_new(a, sz__hex_json(rec->parents + 32 * i));
     return a;
 }
 
@@ -444,6 +456,7 @@ enum {
     OPT_ATTACH = 1,
     OPT_OUTPUT,
     OPT_SEAL_TO,
+    OPT_NO_SELF,
     OPT_VERSION,
     OPT_KIND,
     OPT_WHERE,
@@ -452,23 +465,116 @@ enum {
     OPT_NEWEST
 };
 
+/* The recipients named on the command line. */
+typedef struct recipients_s {
+    uint8_t keys[SZ_SEAL_MAX_RECIPIENTS * 32];
+    size_t n;
+    int no_self;
+} recipients_t;
+
+int sz__parse_key_arg(sz_cli_t *cli, const char *what, const char *arg, uint8_t pk[static 32]) {
+    if (sz_pubkey_parse(pk, arg) == 0)
+        return SZ_EXIT_OK;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    int rc = sz_cli_read_file(arg, SZ_PUBFILE_TEXT_MAX, 0, &text, &len);
+    if (rc == -ENOENT)
+        return sz_cli_usage_error(cli,
+                                  "%s '%.80s' is neither a public key (44 characters of base64) "
+                                  "nor an existing .pub file",
+                                  what, arg);
+    if (rc != 0)
+        return sz_cli_fail(cli, "%s: cannot read %.*s: %s", what, MAX_INPUT_PATH, arg,
+                           sz_strerror(rc));
+    rc = sz_pubkey_parse_any(pk, (const char *)text, len);
+    free(text);
+    if (rc != 0)
+        return sz_cli_fail(cli,
+                           "%s: %.*s does not hold a samizdat public key (was a secret key "
+                           "file given?)",
+                           what, MAX_INPUT_PATH, arg);
+    return SZ_EXIT_OK;
+}
+
+/* Adds a --seal-to argument to r. A key given twice is kept once. */
+static int add_recipient(sz_cli_t *cli, recipients_t *r, const char *arg) {
+    uint8_t pk[32];
+    int rc = sz__parse_key_arg(cli, "--seal-to", arg, pk);
+    if (rc != SZ_EXIT_OK)
+        return rc;
+    for (size_t i = 0; i < r->n; i++)
+        if (memcmp(r->keys + 32 * i, pk, 32) == 0)
+            return SZ_CLI_GO;
+    /* One slot is kept free for the author's own key. */
+    if (r->n >= SZ_SEAL_MAX_RECIPIENTS - 1)
+        return sz_cli_usage_error(cli, "at most %u --seal-to recipients",
+                                  SZ_SEAL_MAX_RECIPIENTS - 1);
+    memcpy(r->keys + 32 * r->n++, pk, 32);
+    return SZ_CLI_GO;
+}
+
+static int recipients_option(sz_cli_t *cli, recipients_t *r, int id, const char *arg) {
+    if (id == OPT_SEAL_TO)
+        return add_recipient(cli, r, arg);
+    if (id == OPT_NO_SELF) {
+        r->no_self = 1;
+        return SZ_CLI_GO;
+    }
+    return SZ_EXIT_USAGE;
+}
+
+/* Wipes a plaintext body before freeing it: it may be a testimony about to be sealed. */
+static void body_free(uint8_t *body, size_t len) {
+    if (body != NULL)
+        sodium_memzero(body, len);
+    free(body);
+}
+
+/* Seals plain (borrowed) for a record of kind by the owner of sk to r's recipients and, unless
+ * --no-self, to the author's own key. On success *out is malloc'd (free()). Prints why on
+ * failure. */
+static int seal_body(sz_cli_t *cli, uint8_t kind, const uint8_t sk[static 64],
+                     const recipients_t *r, const uint8_t *plain, size_t len, uint8_t **out,
+                     size_t *out_len, size_t *nrecipients) {
+    uint8_t keys[SZ_SEAL_MAX_RECIPIENTS * 32];
+    size_t n = r->n;
+    memcpy(keys, r->keys, 32 * n);
+    int self_listed = 0;
+    for (size_t i = 0; i < n; i++)
+        self_listed |= memcmp(keys + 32 * i, sk + 32, 32) == 0;
+    if (!r->no_self && !self_listed)
+        memcpy(keys + 32 * n++, sk + 32, 32);
+    if (n == 0)
+        return sz_cli_usage_error(cli, "--no-self leaves no recipient: name one with --seal-to");
+    int rc = sz_seal(plain, len, kind, sk + 32, keys, n, out, out_len);
+    if (rc == SZ_E_KEY)
+        return sz_cli_fail(cli, "a --seal-to key is not a valid Ed25519 public key; nothing was "
+                                "sent");
+    if (rc == SZ_E_TOO_LARGE)
+        return sz_cli_fail(cli, "the sealed body would exceed the %u-byte limit; nothing was sent",
+                           (unsigned)SZ_RECORD_MAX_BODY);
+    if (rc != 0)
+        return sz_cli_fail(cli, "cannot seal the body: %s", sz_strerror(rc));
+    *nrecipients = n;
+    return SZ_EXIT_OK;
+}
+
 static const sz_cli_option_t submit_options[] = {
     {"attach", 0, 1, OPT_ATTACH},
     {"seal-to", 0, 1, OPT_SEAL_TO},
+    {"no-self", 0, 0, OPT_NO_SELF},
     {NULL, 0, 0, 0},
 };
 
 static int submit_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
-    (void)ctx;
-    (void)arg;
     if (id == OPT_ATTACH)
         return sz_cli_fail(cli, "--attach is not yet supported (attachments come with a later "
                                 "release); nothing was sent");
-    return sz_cli_fail(cli, "--seal-to is not yet supported (sealed records come with a later "
-                            "release); nothing was sent");
+    return recipients_option(cli, ctx, id, arg);
 }
 
-/* Reads and schema-checks a body file. Prints why on failure. */
+/* Reads and schema-checks a body file. Prints why on failure. The caller releases *body with
+ * body_free(). */
 static int read_body(sz_cli_t *cli, const char *path, unsigned kind, uint8_t **body, size_t *len) {
     int rc = sz_cli_read_file(path, SZ_RECORD_MAX_BODY, 0, body, len);
     if (rc == SZ_E_TOO_LARGE)
@@ -480,7 +586,7 @@ static int read_body(sz_cli_t *cli, const char *path, unsigned kind, uint8_t **b
     memset(&serr, 0, sizeof(serr));
     rc = sz_schema_validate(kind, *body, *len, &serr);
     if (rc != 0) {
-        free(*body);
+        body_free(*body, *len);
         *body = NULL;
         return sz_cli_fail(cli, "%.*s: %s", MAX_INPUT_PATH, path,
                            serr.message[0] != '\0' ? serr.message : sz_strerror(rc));
@@ -488,14 +594,13 @@ static int read_body(sz_cli_t *cli, const char *path, unsigned kind, uint8_t **b
     return SZ_EXIT_OK;
 }
 
-/* Sends a signed envelope and checks the acknowledgement against it. Prints why on failure. */
-static int send_submit(sz_cli_t *cli, sz_net_t *net, const uint8_t *env, size_t env_len,
-                       const uint8_t version[32], sz_msg_submitted_t *ack) {
+int sz__node_submit(sz_cli_t *cli, sz_net_t *net, const uint8_t *env, size_t env_len,
+                    const uint8_t version[32], sz_msg_submitted_t *ack) {
     sz_msg_t m;
     memset(&m, 0, sizeof(m));
     int rc = sz_net_call(net, SZ_MSG_SUBMIT, env, env_len, &m);
     if (rc != 0)
-        return node_fail(cli, net, rc, "the node did not accept the record");
+        return sz__node_fail(cli, net, rc, "the node did not accept the record");
     if (m.header.type != SZ_MSG_SUBMITTED || sz_msg_submitted_decode(ack, m.payload, m.len) != 0)
         return sz_cli_fail(cli, "the node answered SUBMIT with a malformed %s message",
                            sz_msg_type_name(m.header.type));
@@ -505,22 +610,59 @@ static int send_submit(sz_cli_t *cli, sz_net_t *net, const uint8_t *env, size_t 
     return SZ_EXIT_OK;
 }
 
-static void print_ack(const sz_cli_t *cli, const sz_msg_submitted_t *ack, int amend) {
+int sz__node_sign_submit(sz_cli_t *cli, sz_net_t *net, uint8_t kind, const uint8_t *body,
+                         size_t body_len, const uint8_t sk[static 64], sz_msg_submitted_t *ack) {
+    sz_record_fields_t fields = {
+        .kind = kind,
+        .created = sz__now_ms(),
+        .body = body,
+        .body_len = (uint32_t)body_len,
+    };
+    uint8_t *env = NULL;
+    size_t env_len = 0;
+    int rc = sz_record_sign(&fields, sk, &env, &env_len);
+    if (rc != 0)
+        return sz_cli_fail(cli, "cannot sign: %s", sz_strerror(rc));
+    sz_record_t rec;
+    uint8_t version[32];
+    if (sz_record_open(&rec, env, env_len, version) != 0) {
+        free(env);
+        return sz_cli_fail(cli, "the signed record does not verify (this is a bug)");
+    }
+    rc = sz__node_submit(cli, net, env, env_len, version, ack);
+    free(env);
+    if (rc != SZ_EXIT_OK)
+        return rc;
+    if (sodium_memcmp(ack->record_id, version, 32) != 0)
+        return sz_cli_fail(cli, "the node reported another record id than the record's (the "
+                                "node is faulty)");
+    return SZ_EXIT_OK;
+}
+
+/* nsealed is the number of recipients when the version is sealed, else 0. */
+static void print_ack(const sz_cli_t *cli, const sz_msg_submitted_t *ack, int amend,
+                      size_t nsealed) {
     char hex[SZ_HASH_HEX_LEN + 1];
     if (cli->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "record_id", hex_json(ack->record_id));
-        json_object_set_new(o, "version", hex_json(ack->version_hash));
+        json_object_set_new(o, "record_id", sz__hex_json(ack->record_id));
+        json_object_set_new(o, "version", sz__hex_json(ack->version_hash));
         json_object_set_new(o, "seq", u64_json(ack->seq));
         json_object_set_new(o, "existed", json_boolean(ack->flags & SZ_SUBMIT_EXISTED));
         json_object_set_new(o, "current", json_boolean(ack->flags & SZ_SUBMIT_CURRENT));
         json_object_set_new(o, "conflict", json_boolean(ack->flags & SZ_SUBMIT_CONFLICT));
-        dump_json(o);
+        json_object_set_new(o, "sealed", json_boolean(nsealed > 0));
+        if (nsealed > 0)
+            json_object_set_new(o, "recipients", json_integer((json_int_t)nsealed));
+        sz__dump_json(o);
         json_decref(o);
         return;
     }
     sz_hex_encode(hex, amend ? ack->version_hash : ack->record_id, 32);
     printf("%s\n", hex);
+    if (nsealed > 0)
+        fprintf(stderr, "samizdat: note: sealed; readable only by its %zu recipient%s\n", nsealed,
+                nsealed == 1 ? "" : "s");
     if (ack->flags & SZ_SUBMIT_EXISTED)
         fprintf(stderr, "samizdat: note: the node already had this version\n");
     if (ack->flags & SZ_SUBMIT_CONFLICT)
@@ -529,94 +671,137 @@ static void print_ack(const sz_cli_t *cli, const sz_msg_submitted_t *ack, int am
 }
 
 int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
+    recipients_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return sz_cli_fail(cli, "out of memory");
     int nop = 0;
-    int rc = sz_cli_parse(cli, argc, argv, submit_options, submit_option, NULL, &nop);
+    int rc = sz_cli_parse(cli, argc, argv, submit_options, submit_option, r, &nop);
+    uint8_t *body = NULL, *sealed = NULL, *sk = NULL, *env = NULL;
+    size_t body_len = 0, sealed_len = 0, env_len = 0, nrecip = 0;
+    sz_net_t *net = NULL;
     if (rc != SZ_CLI_GO)
-        return rc;
-    if (nop != 2)
-        return sz_cli_usage_error(cli, "expected a kind (testimony or case) and a FILE.json");
+        goto out;
+    if (nop != 2) {
+        rc = sz_cli_usage_error(cli, "expected a kind (testimony or case) and a FILE.json");
+        goto out;
+    }
     int kind = sz_kind_from_name(argv[1]);
-    if (kind != SZ_KIND_TESTIMONY && kind != SZ_KIND_CASE)
-        return sz_cli_usage_error(cli, "kind must be testimony or case, not '%.40s'", argv[1]);
-    uint8_t *body = NULL;
-    size_t body_len = 0;
+    if (kind != SZ_KIND_TESTIMONY && kind != SZ_KIND_CASE) {
+        rc = sz_cli_usage_error(cli, "kind must be testimony or case, not '%.40s'", argv[1]);
+        goto out;
+    }
+    if (r->no_self && r->n == 0) {
+        rc = sz_cli_usage_error(cli, "--no-self needs --seal-to: name the recipients");
+        goto out;
+    }
     if ((rc = read_body(cli, argv[2], (unsigned)kind, &body, &body_len)) != SZ_EXIT_OK)
-        return rc;
-    uint8_t *sk = NULL;
-    if ((rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK) {
-        free(body);
-        return rc;
+        goto out;
+    if ((rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK)
+        goto out;
+    const uint8_t *payload = body;
+    size_t payload_len = body_len;
+    uint8_t flags = 0;
+    if (r->n > 0) {
+        rc = seal_body(cli, (uint8_t)kind, sk, r, body, body_len, &sealed, &sealed_len, &nrecip);
+        if (rc != SZ_EXIT_OK)
+            goto out;
+        /* The plaintext is not needed any more; only the ciphertext leaves this process. */
+        body_free(body, body_len);
+        body = NULL;
+        payload = sealed;
+        payload_len = sealed_len;
+        flags = SZ_FLAG_SEALED;
     }
     sz_record_fields_t fields = {
         .kind = (uint8_t)kind,
-        .created = now_ms(),
-        .body = body,
-        .body_len = (uint32_t)body_len,
+        .flags = flags,
+        .created = sz__now_ms(),
+        .body = payload,
+        .body_len = (uint32_t)payload_len,
     };
-    uint8_t *env = NULL;
-    size_t env_len = 0;
     rc = sz_record_sign(&fields, sk, &env, &env_len);
-    free(body);
     if (rc != 0) {
-        sz_secretkey_free(sk);
-        return sz_cli_fail(cli, "cannot sign: %s", sz_strerror(rc));
+        rc = sz_cli_fail(cli, "cannot sign: %s", sz_strerror(rc));
+        goto out;
     }
     sz_record_t rec;
     uint8_t version[32];
     if (sz_record_open(&rec, env, env_len, version) != 0) {
-        sz_secretkey_free(sk);
-        free(env);
-        return sz_cli_fail(cli, "the signed record does not verify (this is a bug)");
+        rc = sz_cli_fail(cli, "the signed record does not verify (this is a bug)");
+        goto out;
     }
-    sz_net_t *net = NULL;
-    rc = node_connect(cli, sk, &net);
-    sz_secretkey_free(sk);
-    if (rc != SZ_EXIT_OK) {
-        free(env);
-        return rc;
-    }
+    if ((rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK)
+        goto out;
     sz_msg_submitted_t ack;
     memset(&ack, 0, sizeof(ack));
-    rc = send_submit(cli, net, env, env_len, version, &ack);
-    free(env);
-    sz_net_close(net);
-    if (rc != SZ_EXIT_OK)
-        return rc;
+    if ((rc = sz__node_submit(cli, net, env, env_len, version, &ack)) != SZ_EXIT_OK)
+        goto out;
     /* A first version's record id is its own hash; the node must agree. */
-    if (sodium_memcmp(ack.record_id, version, 32) != 0)
-        return sz_cli_fail(cli, "the node reported another record id than the record's (the "
-                                "node is faulty)");
-    print_ack(cli, &ack, 0);
-    return SZ_EXIT_OK;
+    if (sodium_memcmp(ack.record_id, version, 32) != 0) {
+        rc = sz_cli_fail(cli, "the node reported another record id than the record's (the "
+                              "node is faulty)");
+        goto out;
+    }
+    print_ack(cli, &ack, 0, nrecip);
+    rc = SZ_EXIT_OK;
+out:
+    body_free(body, body_len);
+    free(sealed);
+    free(env);
+    sz_secretkey_free(sk);
+    sz_net_close(net);
+    free(r);
+    return rc;
 }
 
 /* ---- amend ----------------------------------------------------------------------------------- */
 
+static const sz_cli_option_t amend_options[] = {
+    {"seal-to", 0, 1, OPT_SEAL_TO},
+    {"no-self", 0, 0, OPT_NO_SELF},
+    {NULL, 0, 0, 0},
+};
+
+static int amend_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
+    return recipients_option(cli, ctx, id, arg);
+}
+
 int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv) {
+    recipients_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return sz_cli_fail(cli, "out of memory");
     int nop = 0;
-    int rc = sz_cli_parse(cli, argc, argv, NULL, NULL, NULL, &nop);
-    if (rc != SZ_CLI_GO)
-        return rc;
-    if (nop != 2)
-        return sz_cli_usage_error(cli, "expected a record ID and a FILE.json");
-    const char *id = argv[1], *path = argv[2];
-    if (!is_id_prefix(id))
-        return sz_cli_usage_error(cli, "ID must be 1 to 64 hex digits, not '%.80s'", id);
-    if (access(path, R_OK) != 0)
-        return sz_cli_fail(cli, "cannot read %.*s: %s", MAX_INPUT_PATH, path, strerror(errno));
-    uint8_t *sk = NULL;
-    if ((rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK)
-        return rc;
+    int rc = sz_cli_parse(cli, argc, argv, amend_options, amend_option, r, &nop);
+    uint8_t *sk = NULL, *body = NULL, *env = NULL, *sealed = NULL;
+    size_t body_len = 0, env_len = 0, sealed_len = 0, nrecip = 0;
     sz_net_t *net = NULL;
-    if ((rc = node_connect(cli, sk, &net)) != SZ_EXIT_OK) {
-        sz_secretkey_free(sk);
-        return rc;
+    sz__fetched_t f;
+    memset(&f, 0, sizeof(f));
+    if (rc != SZ_CLI_GO)
+        goto out;
+    if (nop != 2) {
+        rc = sz_cli_usage_error(cli, "expected a record ID and a FILE.json");
+        goto out;
     }
-    fetched_t f;
-    uint8_t *body = NULL, *env = NULL;
-    size_t body_len = 0, env_len = 0;
-    if ((rc = fetch_record(cli, net, id, NULL, &f)) != SZ_EXIT_OK)
-        goto out_nofetch;
+    const char *id = argv[1], *path = argv[2];
+    if (!sz__is_id_prefix(id)) {
+        rc = sz_cli_usage_error(cli, "ID must be 1 to 64 hex digits, not '%.80s'", id);
+        goto out;
+    }
+    if (r->no_self && r->n == 0) {
+        rc = sz_cli_usage_error(cli, "--no-self needs --seal-to: name the recipients");
+        goto out;
+    }
+    if (access(path, R_OK) != 0) {
+        rc = sz_cli_fail(cli, "cannot read %.*s: %s", MAX_INPUT_PATH, path, strerror(errno));
+        goto out;
+    }
+    if ((rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK)
+        goto out;
+    if ((rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK)
+        goto out;
+    if ((rc = sz__node_fetch(cli, net, id, NULL, &f)) != SZ_EXIT_OK)
+        goto out;
     if (f.rec.kind != SZ_KIND_TESTIMONY && f.rec.kind != SZ_KIND_CASE) {
         rc = sz_cli_fail(cli, "record %.64s is a %s; only testimonies and cases are amended", id,
                          sz_kind_name(f.rec.kind) ? sz_kind_name(f.rec.kind) : "?");
@@ -628,16 +813,57 @@ int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv) {
                         (unsigned)f.nheads, SZ_RECORD_MAX_PARENTS);
         goto out;
     }
+    int was_sealed = (f.rec.flags & SZ_FLAG_SEALED) != 0;
+    if (was_sealed && r->n == 0) {
+        rc = sz_cli_fail(cli,
+                         "record %.64s is sealed: name its recipients again with --seal-to "
+                         "KEY (a sealed body does not say who can open it, by design); "
+                         "nothing was sent",
+                         id);
+        goto out;
+    }
+    if (was_sealed) {
+        /* Opening the current version tells the author whether they are replacing a text they
+         * can read; the plaintext is wiped at once, the new body comes from FILE.json. */
+        uint8_t *plain = NULL;
+        size_t plain_len = 0;
+        int orc =
+            sz_unseal(f.rec.body, f.rec.body_len, f.rec.kind, f.rec.author, sk, &plain, &plain_len);
+        if (plain != NULL)
+            sodium_free(plain);
+        if (orc == SZ_E_SEALED)
+            sz_cli_warn("your key cannot open the current version (you are not one of its "
+                        "recipients); the new version replaces it unread");
+        else if (orc != 0)
+            sz_cli_warn("the current version's sealed body does not open: %s", sz_strerror(orc));
+    } else if (r->n > 0) {
+        sz_cli_warn("the earlier versions of this record are not sealed and stay readable; "
+                    "'samizdat redact' or 'samizdat retract' withdraws them");
+    }
     if ((rc = read_body(cli, path, f.rec.kind, &body, &body_len)) != SZ_EXIT_OK)
         goto out;
+    const uint8_t *payload = body;
+    size_t payload_len = body_len;
+    uint8_t flags = 0;
+    if (r->n > 0) {
+        rc = seal_body(cli, f.rec.kind, sk, r, body, body_len, &sealed, &sealed_len, &nrecip);
+        if (rc != SZ_EXIT_OK)
+            goto out;
+        body_free(body, body_len);
+        body = NULL;
+        payload = sealed;
+        payload_len = sealed_len;
+        flags = SZ_FLAG_SEALED;
+    }
     sz_record_fields_t fields = {
         .kind = f.rec.kind,
-        .created = now_ms(),
+        .flags = flags,
+        .created = sz__now_ms(),
         .record_id = f.id,
         .parents = f.heads,
         .nparents = (uint8_t)f.nheads,
-        .body = body,
-        .body_len = (uint32_t)body_len,
+        .body = payload,
+        .body_len = (uint32_t)payload_len,
     };
     /* A clock behind the current version's would make the history read backwards. */
     if (fields.created <= f.rec.created)
@@ -655,22 +881,23 @@ int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv) {
     }
     sz_msg_submitted_t ack;
     memset(&ack, 0, sizeof(ack));
-    if ((rc = send_submit(cli, net, env, env_len, version, &ack)) != SZ_EXIT_OK)
+    if ((rc = sz__node_submit(cli, net, env, env_len, version, &ack)) != SZ_EXIT_OK)
         goto out;
     if (sodium_memcmp(ack.record_id, f.id, 32) != 0) {
         rc = sz_cli_fail(cli, "the node filed the new version under another record (the node "
                               "is faulty)");
         goto out;
     }
-    print_ack(cli, &ack, 1);
+    print_ack(cli, &ack, 1, nrecip);
     rc = SZ_EXIT_OK;
 out:
-    fetched_free(&f);
-out_nofetch:
-    free(body);
+    sz__fetched_free(&f);
+    body_free(body, body_len);
+    free(sealed);
     free(env);
     sz_secretkey_free(sk);
     sz_net_close(net);
+    free(r);
     return rc;
 }
 
@@ -697,10 +924,42 @@ static const sz_cli_option_t get_options[] = {
     {NULL, 0, 0, 0},
 };
 
-static json_t *fetched_json(const fetched_t *f, int with_body) {
+/* What the reader made of a sealed body. */
+typedef struct opened_s {
+    int sealed;  /* the version is sealed */
+    int info_ok; /* info is filled */
+    sz_seal_info_t info;
+    uint8_t *plain; /* sodium_malloc'd plaintext when opened, else NULL */
+    size_t plain_len;
+    int schema_rc; /* the plaintext against its kind's schema */
+} opened_t;
+
+/* The body to show: the plaintext when opened, the envelope's body when not sealed, else NULL. */
+static const uint8_t *shown_body(const sz__fetched_t *f, const opened_t *o, size_t *len) {
+    if (o != NULL && o->plain != NULL) {
+        *len = o->plain_len;
+        return o->plain;
+    }
+    if (f->rec.flags & SZ_FLAG_SEALED) {
+        *len = 0;
+        return NULL;
+    }
+    *len = f->rec.body_len;
+    return f->rec.body;
+}
+
+static const char *schema_word(const sz__fetched_t *f, const opened_t *o, int upper) {
+    if (o != NULL && o->plain != NULL)
+        return o->schema_rc == 0 ? "ok" : upper ? "DOES NOT MATCH" : "does not match";
+    if (f->rec.flags & SZ_FLAG_SEALED)
+        return "not checked (sealed)";
+    return f->schema_rc == 0 ? "ok" : upper ? "DOES NOT MATCH" : "does not match";
+}
+
+static json_t *fetched_json(const sz__fetched_t *f, int with_body, const opened_t *op) {
     json_t *o = json_object();
-    json_object_set_new(o, "id", hex_json(f->id));
-    json_object_set_new(o, "version", hex_json(f->version));
+    json_object_set_new(o, "id", sz__hex_json(f->id));
+    json_object_set_new(o, "version", sz__hex_json(f->version));
     const char *kind = sz_kind_name(f->rec.kind);
     json_object_set_new(o, "kind", kind ? json_string(kind) : json_null());
     json_object_set_new(o, "author", key_json(f->rec.author));
@@ -712,21 +971,26 @@ static json_t *fetched_json(const fetched_t *f, int with_body) {
     json_object_set_new(o, "versions", json_integer(f->nversions));
     json_t *conflicts = json_array();
     for (unsigned i = 1; i < f->nheads; i++)
-        json_array_append_new(conflicts, hex_json(f->heads + 32 * i));
+        json_array_append_new(conflicts, sz__hex_json(f->heads + 32 * i));
     json_object_set_new(o, "conflicts", conflicts);
     int sealed = (f->rec.flags & SZ_FLAG_SEALED) != 0;
     json_object_set_new(o, "sealed", json_boolean(sealed));
+    if (sealed && op != NULL) {
+        json_object_set_new(o, "opened", json_boolean(op->plain != NULL));
+        if (op->info_ok) {
+            json_object_set_new(o, "slots", json_integer(op->info.nslots));
+            json_object_set_new(o, "padded_size", json_integer((json_int_t)op->info.padded_len));
+        }
+    }
     json_object_set_new(o, "signature", json_string("ok"));
-    json_object_set_new(o, "schema",
-                        json_string(sealed              ? "not checked (sealed)"
-                                    : f->schema_rc == 0 ? "ok"
-                                                        : "does not match"));
+    json_object_set_new(o, "schema", json_string(schema_word(f, op, 0)));
     if (with_body) {
         json_t *body = NULL, *text = NULL;
-        if (!sealed) {
-            body = json_loadb((const char *)f->rec.body, f->rec.body_len,
-                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
-            text = json_stringn((const char *)f->rec.body, f->rec.body_len);
+        size_t len = 0;
+        const uint8_t *b = shown_body(f, op, &len);
+        if (b != NULL) {
+            body = json_loadb((const char *)b, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+            text = json_stringn((const char *)b, len);
         }
         json_object_set_new(o, "body", body ? body : json_null());
         json_object_set_new(o, "body_text", text ? text : json_null());
@@ -734,7 +998,7 @@ static json_t *fetched_json(const fetched_t *f, int with_body) {
     return o;
 }
 
-static void print_fetched(const fetched_t *f, int with_body) {
+static void print_fetched(const sz__fetched_t *f, int with_body, const opened_t *op) {
     char hex[SZ_HASH_HEX_LEN + 1], key[SZ_PUBKEY_TEXT_LEN + 1], when[64];
     const char *kind = sz_kind_name(f->rec.kind);
     int sealed = (f->rec.flags & SZ_FLAG_SEALED) != 0;
@@ -757,28 +1021,42 @@ static void print_fetched(const fetched_t *f, int with_body) {
             printf("%s %s\n", i == 1 ? "CONFLICT  " : "          ", hex);
         }
     }
+    if (sealed && op != NULL && op->info_ok)
+        printf("sealed     yes: %u slots, %zu bytes padded; %s\n", op->info.nslots,
+               op->info.padded_len,
+               op->plain != NULL ? "opened here with your key"
+                                 : "your key is not a recipient (or no key was given)");
+    else if (sealed)
+        printf("sealed     yes\n");
     printf("signature  ok (verified here)\n");
-    printf("schema     %s\n", sealed              ? "not checked (sealed)"
-                              : f->schema_rc == 0 ? "ok"
-                                                  : "DOES NOT MATCH");
+    printf("schema     %s\n", schema_word(f, op, 1));
     if (!with_body)
         return;
     printf("\n");
-    if (sealed) {
+    size_t len = 0;
+    const uint8_t *b = shown_body(f, op, &len);
+    if (b == NULL) {
         printf("(the body is sealed: %u bytes of ciphertext for its recipients)\n",
                (unsigned)f->rec.body_len);
         return;
     }
-    json_t *body = json_loadb((const char *)f->rec.body, f->rec.body_len,
-                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    json_t *body = json_loadb((const char *)b, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
     char *pretty = body ? json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     if (pretty != NULL)
         sz_cli_print_safe(stdout, pretty, strlen(pretty));
     else
-        sz_cli_print_safe(stdout, (const char *)f->rec.body, f->rec.body_len);
+        sz_cli_print_safe(stdout, (const char *)b, len);
     printf("\n");
+    if (pretty != NULL)
+        sodium_memzero(pretty, strlen(pretty));
     free(pretty);
     json_decref(body);
+}
+
+/* Returns 1 if a key was named with --key or $SAMIZDAT_KEY. */
+static int key_named(const sz_cli_t *cli) {
+    const char *env = getenv("SAMIZDAT_KEY");
+    return (cli->key_path != NULL && cli->key_path[0] != '\0') || (env != NULL && env[0] != '\0');
 }
 
 int sz_cmd_get(sz_cli_t *cli, int argc, char **argv) {
@@ -790,51 +1068,93 @@ int sz_cmd_get(sz_cli_t *cli, int argc, char **argv) {
     const char *version = a.version;
     if (nop != 1)
         return sz_cli_usage_error(cli, nop == 0 ? "missing ID" : "expected one ID");
-    if (!is_id_prefix(argv[1]))
+    if (!sz__is_id_prefix(argv[1]))
         return sz_cli_usage_error(cli, "ID must be 1 to 64 hex digits, not '%.80s'", argv[1]);
-    if (version != NULL && !is_id_prefix(version))
+    if (version != NULL && !sz__is_id_prefix(version))
         return sz_cli_usage_error(cli, "--version must be 1 to 64 hex digits, not '%.80s'",
                                   version);
     if (a.output != NULL && access(a.output, F_OK) == 0)
         return sz_cli_fail(cli, "%.*s already exists", MAX_INPUT_PATH, a.output);
+    uint8_t *sk = NULL;
+    if (key_named(cli) && (rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK)
+        return rc;
     sz_net_t *net = NULL;
-    if ((rc = node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
+    if ((rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK) {
+        sz_secretkey_free(sk);
         return rc;
-    fetched_t f;
-    rc = fetch_record(cli, net, argv[1], version, &f);
+    }
+    sz__fetched_t f;
+    rc = sz__node_fetch(cli, net, argv[1], version, &f);
     sz_net_close(net);
-    if (rc != SZ_EXIT_OK)
+    if (rc != SZ_EXIT_OK) {
+        sz_secretkey_free(sk);
         return rc;
+    }
+    opened_t op;
+    memset(&op, 0, sizeof(op));
+    if (f.rec.flags & SZ_FLAG_SEALED) {
+        op.sealed = 1;
+        op.info_ok = sz_seal_parse(f.rec.body, f.rec.body_len, &op.info) == 0;
+        /* Without a named key, the default key opens sealed records if there is one. */
+        char path[PATH_MAX];
+        int is_default = 0;
+        if (sk == NULL && sz_cli_key_path(cli, path, sizeof(path), &is_default) == 0 &&
+            access(path, R_OK) == 0 && (rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK) {
+            sz__fetched_free(&f);
+            return rc;
+        }
+        int orc = SZ_E_SEALED;
+        if (sk != NULL)
+            orc = sz_unseal(f.rec.body, f.rec.body_len, f.rec.kind, f.rec.author, sk, &op.plain,
+                            &op.plain_len);
+        if (orc != 0 && orc != SZ_E_SEALED) {
+            sz__fetched_free(&f);
+            sz_secretkey_free(sk);
+            return sz_cli_fail(cli,
+                               "the sealed body does not open although it has a slot for your "
+                               "key: %s (its author sealed it wrongly, or it was damaged before "
+                               "it was signed)",
+                               sz_strerror(orc));
+        }
+        if (op.plain != NULL)
+            op.schema_rc = sz_schema_validate(f.rec.kind, op.plain, op.plain_len, NULL);
+    }
+    sz_secretkey_free(sk);
     if (a.output != NULL) {
+        /* The envelope as signed: ciphertext when sealed, never the opened plaintext. */
         rc = sz_cli_write_file(a.output, f.env, f.env_len, 0644, 0);
         if (rc != 0) {
-            fetched_free(&f);
+            if (op.plain != NULL)
+                sodium_free(op.plain);
+            sz__fetched_free(&f);
             return sz_cli_fail(cli, "cannot write %.*s: %s", MAX_INPUT_PATH, a.output,
                                sz_strerror(rc));
         }
     }
     if (cli->json) {
-        json_t *o = fetched_json(&f, 1);
-        dump_json(o);
+        json_t *o = fetched_json(&f, 1, &op);
+        sz__dump_json(o);
         json_decref(o);
     } else {
-        print_fetched(&f, 1);
+        print_fetched(&f, 1, &op);
     }
-    fetched_free(&f);
+    if (op.plain != NULL)
+        sodium_free(op.plain);
+    sz__fetched_free(&f);
     return SZ_EXIT_OK;
 }
 
 /* verify ID: called by 'samizdat verify' when its argument is not a file. */
 int sz_node_verify_id(sz_cli_t *cli, const char *id) {
-    if (!is_id_prefix(id))
+    if (!sz__is_id_prefix(id))
         return sz_cli_fail(cli, "%.*s: no such file, and not a record id (hex)", MAX_INPUT_PATH,
                            id);
     sz_net_t *net = NULL;
-    int rc = node_connect(cli, NULL, &net);
+    int rc = sz__node_connect(cli, NULL, &net);
     if (rc != SZ_EXIT_OK)
         return rc;
-    fetched_t f;
-    rc = fetch_record(cli, net, id, NULL, &f);
+    sz__fetched_t f;
+    rc = sz__node_fetch(cli, net, id, NULL, &f);
     sz_net_close(net);
     if (rc != SZ_EXIT_OK)
         return rc;
@@ -844,36 +1164,30 @@ int sz_node_verify_id(sz_cli_t *cli, const char *id) {
         rc = sz_cli_fail(cli, "%s: body does not match the %s schema: %s", hex,
                          sz_kind_name(f.rec.kind) ? sz_kind_name(f.rec.kind) : "?",
                          f.schema_err.message[0] ? f.schema_err.message : sz_strerror(f.schema_rc));
-        fetched_free(&f);
+        sz__fetched_free(&f);
         return rc;
     }
     if (cli->json) {
-        json_t *o = fetched_json(&f, 0);
+        json_t *o = fetched_json(&f, 0, NULL);
         json_object_set_new(o, "verified", json_true());
-        dump_json(o);
+        sz__dump_json(o);
         json_decref(o);
     } else {
-        print_fetched(&f, 0);
+        print_fetched(&f, 0, NULL);
     }
-    fetched_free(&f);
+    sz__fetched_free(&f);
     return SZ_EXIT_OK;
 }
 
 /* ---- history --------------------------------------------------------------------------------- */
 
-int sz_cmd_history(sz_cli_t *cli, int argc, char **argv) {
-    int nop = 0;
-    int rc = sz_cli_parse(cli, argc, argv, NULL, NULL, NULL, &nop);
-    if (rc != SZ_CLI_GO)
-        return rc;
-    if (nop != 1)
-        return sz_cli_usage_error(cli, nop == 0 ? "missing ID" : "expected one ID");
-    const char *id = argv[1];
-    if (!is_id_prefix(id))
-        return sz_cli_usage_error(cli, "ID must be 1 to 64 hex digits, not '%.80s'", id);
-    sz_net_t *net = NULL;
-    if ((rc = node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
-        return rc;
+int sz__node_history(sz_cli_t *cli, sz_net_t *net, const char *id, json_t **arr_out,
+                     uint8_t **hashes, size_t *nout, uint8_t rid[32]) {
+    int rc;
+    if (arr_out != NULL)
+        *arr_out = NULL;
+    *hashes = NULL;
+    *nout = 0;
     sz_msg_history_t h;
     memset(&h, 0, sizeof(h));
     snprintf(h.id, sizeof(h.id), "%s", id);
@@ -882,19 +1196,18 @@ int sz_cmd_history(sz_cli_t *cli, int argc, char **argv) {
     json_t *arr = json_array();
     uint8_t *seen = NULL; /* version hashes so far, to check parents come first */
     size_t nseen = 0, capseen = 0;
-    uint8_t rid[32];
     rc = sz_msg_history_encode(&h, buf, sizeof(buf), &n);
     uint32_t req = sz_net_next_id(net);
     if (rc == 0)
         rc = sz_net_queue(net, SZ_MSG_HISTORY, req, buf, n);
     if (rc != 0) {
-        rc = node_fail(cli, net, rc, "history");
+        rc = sz__node_fail(cli, net, rc, "history");
         goto out;
     }
     for (;;) {
         sz_msg_t m;
         if ((rc = sz_net_recv(net, &m)) != 0) {
-            rc = node_fail(cli, net, rc, "history");
+            rc = sz__node_fail(cli, net, rc, "history");
             goto out;
         }
         if (m.header.request_id != req) {
@@ -911,7 +1224,7 @@ int sz_cmd_history(sz_cli_t *cli, int argc, char **argv) {
                                  "digits (%s)",
                                  id, sz_net_error(net));
             else
-                rc = node_fail(cli, net, rc, "history");
+                rc = sz__node_fail(cli, net, rc, "history");
             goto out;
         }
         if (m.header.type == SZ_MSG_END) {
@@ -973,7 +1286,7 @@ int sz_cmd_history(sz_cli_t *cli, int argc, char **argv) {
         memcpy(seen + 32 * nseen++, version, 32);
         json_t *o = json_object();
         json_object_set_new(o, "seq", u64_json(v.seq));
-        json_object_set_new(o, "version", hex_json(version));
+        json_object_set_new(o, "version", sz__hex_json(version));
         json_object_set_new(o, "author", key_json(rec.author));
         json_object_set_new(o, "created", time_json(rec.created));
         json_object_set_new(o, "created_ms", u64_json(rec.created));
@@ -981,8 +1294,41 @@ int sz_cmd_history(sz_cli_t *cli, int argc, char **argv) {
         json_object_set_new(o, "generation", json_integer(v.generation));
         json_array_append_new(arr, o);
     }
+    if (arr_out != NULL) {
+        *arr_out = arr;
+        arr = NULL;
+    }
+    *hashes = seen;
+    seen = NULL;
+    *nout = nseen;
+    rc = SZ_EXIT_OK;
+out:
+    free(seen);
+    json_decref(arr);
+    return rc;
+}
+
+int sz_cmd_history(sz_cli_t *cli, int argc, char **argv) {
+    int nop = 0;
+    int rc = sz_cli_parse(cli, argc, argv, NULL, NULL, NULL, &nop);
+    if (rc != SZ_CLI_GO)
+        return rc;
+    if (nop != 1)
+        return sz_cli_usage_error(cli, nop == 0 ? "missing ID" : "expected one ID");
+    const char *id = argv[1];
+    if (!sz__is_id_prefix(id))
+        return sz_cli_usage_error(cli, "ID must be 1 to 64 hex digits, not '%.80s'", id);
+    sz_net_t *net = NULL;
+    if ((rc = sz__node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
+        return rc;
+    json_t *arr = NULL;
+    uint8_t *seen = NULL, rid[32];
+    size_t nseen = 0;
+    rc = sz__node_history(cli, net, id, &arr, &seen, &nseen, rid);
+    if (rc != SZ_EXIT_OK)
+        goto out;
     if (cli->json) {
-        dump_json(arr);
+        sz__dump_json(arr);
     } else {
         char hex[SZ_HASH_HEX_LEN + 1];
         sz_hex_encode(hex, rid, 32);
@@ -1097,7 +1443,7 @@ int sz_cmd_list(sz_cli_t *cli, int argc, char **argv) {
         rc = sz_cli_usage_error(cli, "a --where filter is not valid text");
         goto out;
     }
-    if ((rc = node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
+    if ((rc = sz__node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
         goto out;
     sz_msg_t m;
     rc = sz_net_call(net, SZ_MSG_LIST, buf, n, &m);
@@ -1106,7 +1452,7 @@ int sz_cmd_list(sz_cli_t *cli, int argc, char **argv) {
         goto out;
     }
     if (rc != 0) {
-        rc = node_fail(cli, net, rc, "list");
+        rc = sz__node_fail(cli, net, rc, "list");
         goto out;
     }
     sz_msg_list_page_t page;
@@ -1124,12 +1470,12 @@ int sz_cmd_list(sz_cli_t *cli, int argc, char **argv) {
         for (unsigned i = 0; i < page.count; i++) {
             const sz_msg_list_entry_t *e = &entries[i];
             json_t *r = json_object();
-            json_object_set_new(r, "id", hex_json(e->record_id));
+            json_object_set_new(r, "id", sz__hex_json(e->record_id));
             const char *kind = sz_kind_name(e->kind);
             json_object_set_new(r, "kind", kind ? json_string(kind) : json_null());
             json_object_set_new(r, "created", time_json(e->created));
             json_object_set_new(r, "created_ms", u64_json(e->created));
-            json_object_set_new(r, "current", hex_json(e->current));
+            json_object_set_new(r, "current", sz__hex_json(e->current));
             json_t *t = json_stringn((const char *)e->title, e->title_len);
             json_object_set_new(r, "title", t ? t : json_null());
             json_array_append_new(a, r);
@@ -1137,7 +1483,7 @@ int sz_cmd_list(sz_cli_t *cli, int argc, char **argv) {
         json_object_set_new(o, "records", a);
         json_object_set_new(o, "next_cursor",
                             page.next_cursor[0] ? json_string(page.next_cursor) : json_null());
-        dump_json(o);
+        sz__dump_json(o);
         json_decref(o);
     } else {
         for (unsigned i = 0; i < page.count; i++) {
@@ -1178,7 +1524,7 @@ static int search_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
 }
 
 /* The "title" of a verified body, or NULL. The caller frees the result. */
-static char *body_title(const fetched_t *f) {
+static char *body_title(const sz__fetched_t *f) {
     if (f->rec.flags & SZ_FLAG_SEALED)
         return NULL;
     json_t *b = json_loadb((const char *)f->rec.body, f->rec.body_len, 0, NULL);
@@ -1218,7 +1564,7 @@ int sz_cmd_search(sz_cli_t *cli, int argc, char **argv) {
         rc = sz_cli_usage_error(cli, "TEXT must be UTF-8 without control characters");
         goto out;
     }
-    if ((rc = node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
+    if ((rc = sz__node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
         goto out;
     sz_msg_t m;
     rc = sz_net_call(net, SZ_MSG_SEARCH, buf, n, &m);
@@ -1227,7 +1573,7 @@ int sz_cmd_search(sz_cli_t *cli, int argc, char **argv) {
         goto out;
     }
     if (rc != 0) {
-        rc = node_fail(cli, net, rc, "search");
+        rc = sz__node_fail(cli, net, rc, "search");
         goto out;
     }
     sz_msg_search_result_t res = {.hits = hits};
@@ -1242,8 +1588,8 @@ int sz_cmd_search(sz_cli_t *cli, int argc, char **argv) {
     for (unsigned i = 0; i < res.count; i++) {
         char hex[SZ_HASH_HEX_LEN + 1];
         sz_hex_encode(hex, hits[i].record_id, 32);
-        fetched_t f;
-        if ((rc = fetch_record(cli, net, hex, NULL, &f)) != SZ_EXIT_OK)
+        sz__fetched_t f;
+        if ((rc = sz__node_fetch(cli, net, hex, NULL, &f)) != SZ_EXIT_OK)
             goto out;
         char *title = body_title(&f);
         json_t *o = json_object();
@@ -1251,7 +1597,7 @@ int sz_cmd_search(sz_cli_t *cli, int argc, char **argv) {
         json_object_set_new(o, "score", json_real(hits[i].score));
         const char *kind = sz_kind_name(f.rec.kind);
         json_object_set_new(o, "kind", kind ? json_string(kind) : json_null());
-        json_object_set_new(o, "version", hex_json(f.version));
+        json_object_set_new(o, "version", sz__hex_json(f.version));
         json_t *t = title ? json_string(title) : NULL;
         json_object_set_new(o, "title", t ? t : json_null());
         json_array_append_new(arr, o);
@@ -1262,10 +1608,10 @@ int sz_cmd_search(sz_cli_t *cli, int argc, char **argv) {
             printf("\n");
         }
         free(title);
-        fetched_free(&f);
+        sz__fetched_free(&f);
     }
     if (cli->json)
-        dump_json(arr);
+        sz__dump_json(arr);
     rc = SZ_EXIT_OK;
 out:
     json_decref(arr);
@@ -1286,7 +1632,7 @@ int sz_cmd_status(sz_cli_t *cli, int argc, char **argv) {
     if (nop != 0)
         return sz_cli_usage_error(cli, "unexpected argument '%.80s'", argv[1]);
     sz_net_t *net = NULL;
-    if ((rc = node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
+    if ((rc = sz__node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
         return rc;
     sz_msg_peer_t *peers = calloc(SZ_MSG_MAX_PEERS, sizeof(*peers));
     sz_msg_status_ok_t st;
@@ -1298,7 +1644,7 @@ int sz_cmd_status(sz_cli_t *cli, int argc, char **argv) {
         goto out;
     }
     if ((rc = sz_net_call(net, SZ_MSG_STATUS, NULL, 0, &m)) != 0) {
-        rc = node_fail(cli, net, rc, "status");
+        rc = sz__node_fail(cli, net, rc, "status");
         goto out;
     }
     if (m.header.type != SZ_MSG_STATUS_OK ||
@@ -1328,7 +1674,7 @@ int sz_cmd_status(sz_cli_t *cli, int argc, char **argv) {
         json_object_set_new(o, "versions", u64_json(st.versions));
         json_object_set_new(o, "fts_lag", u64_json(st.fts_lag));
         json_object_set_new(th, "size", u64_json(st.tree_head.size));
-        json_object_set_new(th, "root", hex_json(st.tree_head.root));
+        json_object_set_new(th, "root", sz__hex_json(st.tree_head.root));
         json_object_set_new(th, "timestamp", time_json(st.tree_head.timestamp));
         json_object_set_new(th, "timestamp_ms", u64_json(st.tree_head.timestamp));
         json_object_set_new(th, "signature", json_string("ok"));
@@ -1344,7 +1690,7 @@ int sz_cmd_status(sz_cli_t *cli, int argc, char **argv) {
             json_array_append_new(ps, p);
         }
         json_object_set_new(o, "peers", ps);
-        dump_json(o);
+        sz__dump_json(o);
         json_decref(o);
     } else {
         char key[SZ_PUBKEY_TEXT_LEN + 1], hex[SZ_HASH_HEX_LEN + 1], when[64];
