@@ -455,8 +455,6 @@ static void print_parents(const sz_record_t *rec) {
 enum {
     OPT_ATTACH = 1,
     OPT_OUTPUT,
-    OPT_SEAL_TO,
-    OPT_NO_SELF,
     OPT_VERSION,
     OPT_KIND,
     OPT_WHERE,
@@ -464,13 +462,6 @@ enum {
     OPT_CURSOR,
     OPT_NEWEST
 };
-
-/* The recipients named on the command line. */
-typedef struct recipients_s {
-    uint8_t keys[SZ_SEAL_MAX_RECIPIENTS * 32];
-    size_t n;
-    int no_self;
-} recipients_t;
 
 int sz__parse_key_arg(sz_cli_t *cli, const char *what, const char *arg, uint8_t pk[static 32]) {
     if (sz_pubkey_parse(pk, arg) == 0)
@@ -497,7 +488,7 @@ int sz__parse_key_arg(sz_cli_t *cli, const char *what, const char *arg, uint8_t 
 }
 
 /* Adds a --seal-to argument to r. A key given twice is kept once. */
-static int add_recipient(sz_cli_t *cli, recipients_t *r, const char *arg) {
+static int add_recipient(sz_cli_t *cli, sz__recipients_t *r, const char *arg) {
     uint8_t pk[32];
     int rc = sz__parse_key_arg(cli, "--seal-to", arg, pk);
     if (rc != SZ_EXIT_OK)
@@ -513,10 +504,10 @@ static int add_recipient(sz_cli_t *cli, recipients_t *r, const char *arg) {
     return SZ_CLI_GO;
 }
 
-static int recipients_option(sz_cli_t *cli, recipients_t *r, int id, const char *arg) {
-    if (id == OPT_SEAL_TO)
+int sz__recipients_option(sz_cli_t *cli, sz__recipients_t *r, int id, const char *arg) {
+    if (id == SZ__OPT_SEAL_TO)
         return add_recipient(cli, r, arg);
-    if (id == OPT_NO_SELF) {
+    if (id == SZ__OPT_NO_SELF) {
         r->no_self = 1;
         return SZ_CLI_GO;
     }
@@ -534,7 +525,7 @@ static void body_free(uint8_t *body, size_t len) {
  * --no-self, to the author's own key. On success *out is malloc'd (free()). Prints why on
  * failure. */
 static int seal_body(sz_cli_t *cli, uint8_t kind, const uint8_t sk[static 64],
-                     const recipients_t *r, const uint8_t *plain, size_t len, uint8_t **out,
+                     const sz__recipients_t *r, const uint8_t *plain, size_t len, uint8_t **out,
                      size_t *out_len, size_t *nrecipients) {
     uint8_t keys[SZ_SEAL_MAX_RECIPIENTS * 32];
     size_t n = r->n;
@@ -561,8 +552,8 @@ static int seal_body(sz_cli_t *cli, uint8_t kind, const uint8_t sk[static 64],
 
 static const sz_cli_option_t submit_options[] = {
     {"attach", 0, 1, OPT_ATTACH},
-    {"seal-to", 0, 1, OPT_SEAL_TO},
-    {"no-self", 0, 0, OPT_NO_SELF},
+    {"seal-to", 0, 1, SZ__OPT_SEAL_TO},
+    {"no-self", 0, 0, SZ__OPT_NO_SELF},
     {NULL, 0, 0, 0},
 };
 
@@ -570,7 +561,7 @@ static int submit_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
     if (id == OPT_ATTACH)
         return sz_cli_fail(cli, "--attach is not yet supported (attachments come with a later "
                                 "release); nothing was sent");
-    return recipients_option(cli, ctx, id, arg);
+    return sz__recipients_option(cli, ctx, id, arg);
 }
 
 /* Reads and schema-checks a body file. Prints why on failure. The caller releases *body with
@@ -671,7 +662,7 @@ static void print_ack(const sz_cli_t *cli, const sz_msg_submitted_t *ack, int am
 }
 
 int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
-    recipients_t *r = calloc(1, sizeof(*r));
+    sz__recipients_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return sz_cli_fail(cli, "out of memory");
     int nop = 0;
@@ -757,51 +748,25 @@ out:
 /* ---- amend ----------------------------------------------------------------------------------- */
 
 static const sz_cli_option_t amend_options[] = {
-    {"seal-to", 0, 1, OPT_SEAL_TO},
-    {"no-self", 0, 0, OPT_NO_SELF},
+    {"seal-to", 0, 1, SZ__OPT_SEAL_TO},
+    {"no-self", 0, 0, SZ__OPT_NO_SELF},
     {NULL, 0, 0, 0},
 };
 
 static int amend_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
-    return recipients_option(cli, ctx, id, arg);
+    return sz__recipients_option(cli, ctx, id, arg);
 }
 
-int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv) {
-    recipients_t *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return sz_cli_fail(cli, "out of memory");
-    int nop = 0;
-    int rc = sz_cli_parse(cli, argc, argv, amend_options, amend_option, r, &nop);
-    uint8_t *sk = NULL, *body = NULL, *env = NULL, *sealed = NULL;
-    size_t body_len = 0, env_len = 0, sealed_len = 0, nrecip = 0;
-    sz_net_t *net = NULL;
+int sz__node_amend(sz_cli_t *cli, sz_net_t *net, const uint8_t sk[static 64], const char *id,
+                   const char *path, const sz__recipients_t *r, sz_msg_submitted_t *ack,
+                   size_t *nrecip) {
+    uint8_t *body = NULL, *env = NULL, *sealed = NULL;
+    size_t body_len = 0, env_len = 0, sealed_len = 0;
+    *nrecip = 0;
     sz__fetched_t f;
-    memset(&f, 0, sizeof(f));
-    if (rc != SZ_CLI_GO)
-        goto out;
-    if (nop != 2) {
-        rc = sz_cli_usage_error(cli, "expected a record ID and a FILE.json");
-        goto out;
-    }
-    const char *id = argv[1], *path = argv[2];
-    if (!sz__is_id_prefix(id)) {
-        rc = sz_cli_usage_error(cli, "ID must be 1 to 64 hex digits, not '%.80s'", id);
-        goto out;
-    }
-    if (r->no_self && r->n == 0) {
-        rc = sz_cli_usage_error(cli, "--no-self needs --seal-to: name the recipients");
-        goto out;
-    }
-    if (access(path, R_OK) != 0) {
-        rc = sz_cli_fail(cli, "cannot read %.*s: %s", MAX_INPUT_PATH, path, strerror(errno));
-        goto out;
-    }
-    if ((rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK)
-        goto out;
-    if ((rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK)
-        goto out;
-    if ((rc = sz__node_fetch(cli, net, id, NULL, &f)) != SZ_EXIT_OK)
-        goto out;
+    int rc = sz__node_fetch(cli, net, id, NULL, &f);
+    if (rc != SZ_EXIT_OK)
+        return rc;
     if (f.rec.kind != SZ_KIND_TESTIMONY && f.rec.kind != SZ_KIND_CASE) {
         rc = sz_cli_fail(cli, "record %.64s is a %s; only testimonies and cases are amended", id,
                          sz_kind_name(f.rec.kind) ? sz_kind_name(f.rec.kind) : "?");
@@ -846,7 +811,7 @@ int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv) {
     size_t payload_len = body_len;
     uint8_t flags = 0;
     if (r->n > 0) {
-        rc = seal_body(cli, f.rec.kind, sk, r, body, body_len, &sealed, &sealed_len, &nrecip);
+        rc = seal_body(cli, f.rec.kind, sk, r, body, body_len, &sealed, &sealed_len, nrecip);
         if (rc != SZ_EXIT_OK)
             goto out;
         body_free(body, body_len);
@@ -879,22 +844,61 @@ int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv) {
         rc = sz_cli_fail(cli, "the signed record does not verify (this is a bug)");
         goto out;
     }
-    sz_msg_submitted_t ack;
-    memset(&ack, 0, sizeof(ack));
-    if ((rc = sz__node_submit(cli, net, env, env_len, version, &ack)) != SZ_EXIT_OK)
+    memset(ack, 0, sizeof(*ack));
+    if ((rc = sz__node_submit(cli, net, env, env_len, version, ack)) != SZ_EXIT_OK)
         goto out;
-    if (sodium_memcmp(ack.record_id, f.id, 32) != 0) {
+    if (sodium_memcmp(ack->record_id, f.id, 32) != 0) {
         rc = sz_cli_fail(cli, "the node filed the new version under another record (the node "
                               "is faulty)");
         goto out;
     }
-    print_ack(cli, &ack, 1, nrecip);
     rc = SZ_EXIT_OK;
 out:
     sz__fetched_free(&f);
     body_free(body, body_len);
     free(sealed);
     free(env);
+    return rc;
+}
+
+int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv) {
+    sz__recipients_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return sz_cli_fail(cli, "out of memory");
+    int nop = 0;
+    int rc = sz_cli_parse(cli, argc, argv, amend_options, amend_option, r, &nop);
+    uint8_t *sk = NULL;
+    size_t nrecip = 0;
+    sz_net_t *net = NULL;
+    if (rc != SZ_CLI_GO)
+        goto out;
+    if (nop != 2) {
+        rc = sz_cli_usage_error(cli, "expected a record ID and a FILE.json");
+        goto out;
+    }
+    const char *id = argv[1], *path = argv[2];
+    if (!sz__is_id_prefix(id)) {
+        rc = sz_cli_usage_error(cli, "ID must be 1 to 64 hex digits, not '%.80s'", id);
+        goto out;
+    }
+    if (r->no_self && r->n == 0) {
+        rc = sz_cli_usage_error(cli, "--no-self needs --seal-to: name the recipients");
+        goto out;
+    }
+    if (access(path, R_OK) != 0) {
+        rc = sz_cli_fail(cli, "cannot read %.*s: %s", MAX_INPUT_PATH, path, strerror(errno));
+        goto out;
+    }
+    if ((rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK)
+        goto out;
+    if ((rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK)
+        goto out;
+    sz_msg_submitted_t ack;
+    if ((rc = sz__node_amend(cli, net, sk, id, path, r, &ack, &nrecip)) != SZ_EXIT_OK)
+        goto out;
+    print_ack(cli, &ack, 1, nrecip);
+    rc = SZ_EXIT_OK;
+out:
     sz_secretkey_free(sk);
     sz_net_close(net);
     free(r);

@@ -33,6 +33,16 @@ extern const char sz_usage_list[];
 extern const char sz_usage_search[];
 extern const char sz_usage_status[];
 
+/* client/cmd_safety.c: withdrawing versions. */
+int sz_cmd_retract(sz_cli_t *cli, int argc, char **argv);
+int sz_cmd_redact(sz_cli_t *cli, int argc, char **argv);
+extern const char sz_usage_retract[];
+extern const char sz_usage_redact[];
+
+/* client/cmd_key.c: key backup, restore, revocation and show (samizdat key SUBCOMMAND). */
+int sz_cmd_key(sz_cli_t *cli, int argc, char **argv);
+extern const char sz_usage_key[];
+
 /* Fetches record id (a hex prefix) from the node and verifies it as 'verify FILE' does a file;
  * 'samizdat verify' calls it when its argument is not an existing file. Returns an exit status. */
 int sz_node_verify_id(sz_cli_t *cli, const char *id);

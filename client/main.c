@@ -21,6 +21,11 @@ static const sz_cli_command_t commands[] = {
     {"history", sz_cmd_history, "list every version of a record", sz_usage_history},
     {"list", sz_cmd_list, "list records, with filters", sz_usage_list},
     {"search", sz_cmd_search, "full-text search of the node's records", sz_usage_search},
+    {"retract", sz_cmd_retract, "withdraw versions of a record (author or editor)",
+     sz_usage_retract},
+    {"redact", sz_cmd_redact, "new version with fields removed, earlier versions retracted",
+     sz_usage_redact},
+    {"key", sz_cmd_key, "key backup, restore, revoke and show", sz_usage_key},
     {"status", sz_cmd_status, "the node's key, version, counts, peers and tree head",
      sz_usage_status},
 };

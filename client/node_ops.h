@@ -82,4 +82,27 @@ json_t *sz__hex_json(const uint8_t *b);
  * line. Returns SZ_EXIT_OK or prints why and returns SZ_EXIT_USAGE / SZ_EXIT_FAIL. */
 int sz__parse_key_arg(sz_cli_t *cli, const char *what, const char *arg, uint8_t pk[static 32]);
 
+/* The recipients named with --seal-to, and --no-self. */
+typedef struct sz__recipients_s {
+    uint8_t keys[64 * 32]; /* SZ_SEAL_MAX_RECIPIENTS keys */
+    size_t n;
+    int no_self;
+} sz__recipients_t;
+
+/* Option ids shared by commands that seal, for sz__recipients_option. */
+#define SZ__OPT_SEAL_TO 1001
+#define SZ__OPT_NO_SELF 1002
+
+/* Handles --seal-to KEY (id SZ__OPT_SEAL_TO) and --no-self (SZ__OPT_NO_SELF) into r. Returns
+ * SZ_CLI_GO or an exit status after printing why. */
+int sz__recipients_option(sz_cli_t *cli, sz__recipients_t *r, int id, const char *arg);
+
+/* Adds a new version with the body of the file at path to record id (a prefix) on net, signed by
+ * sk, parents = the record's heads; sealed to r when r names recipients (required when the
+ * current version is sealed). On success *ack is the node's acknowledgement and *nrecip the number
+ * of recipients (0 when not sealed). Prints why on failure. */
+int sz__node_amend(sz_cli_t *cli, sz_net_t *net, const uint8_t sk[static 64], const char *id,
+                   const char *path, const sz__recipients_t *r, sz_msg_submitted_t *ack,
+                   size_t *nrecip);
+
 #endif

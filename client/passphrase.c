@@ -34,11 +34,12 @@ void sz_passphrase_free(char *pass) {
 }
 
 /* Reads the first line of the passphrase file into buf (SZ_PASSPHRASE_MAX + 1 bytes). */
-static int read_from_file(const char *path, char *buf, size_t *len, char *why, size_t why_cap) {
+static int read_from_file(const char *env, const char *path, char *buf, size_t *len, char *why,
+                          size_t why_cap) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        snprintf(why, why_cap, "cannot open %s %.200s: %s", SZ_PASSPHRASE_ENV, path, strerror(e));
+        snprintf(why, why_cap, "cannot open %s %.200s: %s", env, path, strerror(e));
         return -e;
     }
     size_t n = 0;
@@ -50,8 +51,7 @@ static int read_from_file(const char *path, char *buf, size_t *len, char *why, s
             continue;
         if (r < 0) {
             rc = -errno;
-            snprintf(why, why_cap, "cannot read %s %.200s: %s", SZ_PASSPHRASE_ENV, path,
-                     strerror(errno));
+            snprintf(why, why_cap, "cannot read %s %.200s: %s", env, path, strerror(errno));
             break;
         }
         if (r == 0)
@@ -66,8 +66,7 @@ static int read_from_file(const char *path, char *buf, size_t *len, char *why, s
     char *nl = memchr(buf, '\n', n);
     size_t line = nl != NULL ? (size_t)(nl - buf) : n;
     if (line > SZ_PASSPHRASE_MAX) {
-        snprintf(why, why_cap, "passphrase in %s is longer than %d bytes", SZ_PASSPHRASE_ENV,
-                 SZ_PASSPHRASE_MAX);
+        snprintf(why, why_cap, "passphrase in %s is longer than %d bytes", env, SZ_PASSPHRASE_MAX);
         return SZ_E_TOO_LARGE;
     }
     if (line > 0 && buf[line - 1] == '\r')
@@ -79,13 +78,13 @@ static int read_from_file(const char *path, char *buf, size_t *len, char *why, s
 }
 
 /* Reads one line from the terminal with echo off into buf (SZ_PASSPHRASE_MAX + 1 bytes). */
-static int read_line_noecho(int fd, const char *prompt, char *buf, size_t *len, char *why,
-                            size_t why_cap) {
+static int read_line_noecho(const char *env, int fd, const char *prompt, char *buf, size_t *len,
+                            char *why, size_t why_cap) {
     struct termios off;
     if (tcgetattr(fd, &saved_tty) != 0) {
         int e = errno;
         snprintf(why, why_cap, "cannot use the terminal to ask for the passphrase: %s (or set %s)",
-                 strerror(e), SZ_PASSPHRASE_ENV);
+                 strerror(e), env);
         return -e;
     }
     off = saved_tty;
@@ -144,6 +143,11 @@ static int read_line_noecho(int fd, const char *prompt, char *buf, size_t *len, 
 
 int sz_passphrase_read(const char *prompt, int confirm, char **out, size_t *len, char *why,
                        size_t why_cap) {
+    return sz_passphrase_read_env(SZ_PASSPHRASE_ENV, prompt, confirm, out, len, why, why_cap);
+}
+
+int sz_passphrase_read_env(const char *env, const char *prompt, int confirm, char **out,
+                           size_t *len, char *why, size_t why_cap) {
     *out = NULL;
     *len = 0;
     char *buf = sodium_malloc(SZ_PASSPHRASE_MAX + 1);
@@ -153,20 +157,20 @@ int sz_passphrase_read(const char *prompt, int confirm, char **out, size_t *len,
     }
     memset(buf, 0, SZ_PASSPHRASE_MAX + 1);
     int rc;
-    const char *file = getenv(SZ_PASSPHRASE_ENV);
+    const char *file = getenv(env);
     if (file != NULL && file[0] != '\0') {
-        rc = read_from_file(file, buf, len, why, why_cap);
+        rc = read_from_file(env, file, buf, len, why, why_cap);
     } else {
         int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
             snprintf(why, why_cap,
                      "no terminal to ask for the passphrase (set %s to a file "
                      "holding it)",
-                     SZ_PASSPHRASE_ENV);
+                     env);
             sodium_free(buf);
             return SZ_E_ARGUMENT;
         }
-        rc = read_line_noecho(fd, prompt, buf, len, why, why_cap);
+        rc = read_line_noecho(env, fd, prompt, buf, len, why, why_cap);
         if (rc == 0 && confirm) {
             char *again = sodium_malloc(SZ_PASSPHRASE_MAX + 1);
             size_t again_len = 0;
@@ -174,7 +178,7 @@ int sz_passphrase_read(const char *prompt, int confirm, char **out, size_t *len,
                 snprintf(why, why_cap, "out of memory for the passphrase");
                 rc = -ENOMEM;
             } else {
-                rc = read_line_noecho(fd, "Repeat the passphrase: ", again, &again_len, why,
+                rc = read_line_noecho(env, fd, "Repeat the passphrase: ", again, &again_len, why,
                                       why_cap);
                 if (rc == 0 && (again_len != *len || sodium_memcmp(again, buf, *len) != 0)) {
                     snprintf(why, why_cap, "the two passphrases do not match");

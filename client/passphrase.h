@@ -9,6 +9,7 @@
 
 #define SZ_PASSPHRASE_MAX 1023 /* bytes, without the NUL */
 #define SZ_PASSPHRASE_ENV "SAMIZDAT_PASSPHRASE_FILE"
+#define SZ_BACKUP_PASSPHRASE_ENV "SAMIZDAT_BACKUP_PASSPHRASE_FILE"
 
 /* Reads a passphrase. prompt (borrowed) is shown on the terminal; when confirm is set and the
  * passphrase comes from the terminal it is asked twice and must match. On success *out is a
@@ -17,6 +18,12 @@
  * negative errno or SZ_E_PASSPHRASE (mismatch), SZ_E_TOO_LARGE or SZ_E_ARGUMENT (no terminal). */
 int sz_passphrase_read(const char *prompt, int confirm, char **out, size_t *len, char *why,
                        size_t why_cap);
+
+/* Like sz_passphrase_read, with the file named by the environment variable env (borrowed)
+ * instead of SAMIZDAT_PASSPHRASE_FILE: 'samizdat key' reads a backup's passphrase from
+ * SZ_BACKUP_PASSPHRASE_ENV so that a script can give both it and the key's own. */
+int sz_passphrase_read_env(const char *env, const char *prompt, int confirm, char **out,
+                           size_t *len, char *why, size_t why_cap);
 
 /* Wipes and frees a passphrase from sz_passphrase_read(). NULL is allowed. Takes ownership. */
 void sz_passphrase_free(char *pass);
