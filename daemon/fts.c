@@ -22,9 +22,9 @@
 
 struct sz_fts_s {
     MDB_dbi post;    /* fts_post: term 0x00 last-docno(BE64) -> closed block of postings */
-    MDB_dbi tail;    /* fts_tail: term -> df and the newest postings of the term */
+    MDB_dbi tail;    /* fts_tail: term -> df, last docno and the newest postings of the term */
     MDB_dbi docs;    /* fts_docs: docno(BE64) -> forward entry (length, terms, word sequence) */
-    MDB_dbi pending; /* fts_pending: docno(BE64) -> "" for documents not merged into postings */
+    MDB_dbi pending; /* fts_pending: docno(BE64) -> Bloom signature, until merged into postings */
     MDB_dbi meta;    /* fts_meta: "format" -> u32 LE, "tokens" -> u64 LE */
     size_t pending_limit;
     struct builder_s *b; /* the writer's document buffers, reused from one set to the next */

@@ -582,6 +582,96 @@ static void test_blocks(void **state) {
     assert_int_equal(n, 500 - 3 + 1000);
 }
 
+/* Damaged values in any database give SZ_E_CORRUPT (or, where the damage happens to decode,
+ * success), never a crash or a sanitizer report. Each round damages one value in a write
+ * transaction, runs searches, a replace and a delete through it, and aborts. */
+static void test_corrupt_values(void **state) {
+    env_t *e = *state;
+    sz_fts_set_pending_limit(e->fts, 100000);
+    for (uint64_t d = 1; d <= 300; d++)
+        set_testimony(e, d, "common", d % 3 ? "alpha beta gamma" : "beta delta");
+    commit(e);
+    flush(e);
+    set_testimony(e, 301, "common", "pending alpha"); /* one pending document */
+    commit(e);
+    static const char *targets[][2] = {
+        {"fts_tail", "common"}, {"fts_tail", "alpha"}, {"fts_docs", NULL},
+        {"fts_post", NULL},     {"fts_pending", NULL}, {"fts_meta", "tokens"},
+    };
+    uint8_t junk[600];
+    for (size_t ti = 0; ti < sizeof(targets) / sizeof(targets[0]); ti++) {
+        for (int round = 0; round < 60; round++) {
+            MDB_txn *txn = wtxn(e);
+            MDB_dbi dbi;
+            assert_int_equal(mdb_dbi_open(txn, targets[ti][0], 0, &dbi), 0);
+            MDB_val k, v;
+            uint8_t kb[8];
+            if (targets[ti][1] != NULL) {
+                k.mv_data = (void *)targets[ti][1];
+                k.mv_size = strlen(targets[ti][1]);
+            } else if (strcmp(targets[ti][0], "fts_post") == 0) {
+                MDB_cursor *c;
+                assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+                assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+                for (uint32_t skip = rnd(20); skip > 0; skip--)
+                    if (mdb_cursor_get(c, &k, &v, MDB_NEXT) != 0)
+                        break;
+                static uint8_t keep[80];
+                memcpy(keep, k.mv_data, k.mv_size);
+                k.mv_data = keep;
+                mdb_cursor_close(c);
+            } else {
+                uint64_t d = strcmp(targets[ti][0], "fts_pending") == 0 ? 301 : 1 + rnd(300);
+                for (int i = 7; i >= 0; i--, d >>= 8)
+                    kb[i] = (uint8_t)d;
+                k.mv_data = kb;
+                k.mv_size = 8;
+            }
+            /* Either random bytes or a truncated or bit-flipped copy of the real value. */
+            size_t len;
+            if (round % 3 == 0 || mdb_get(txn, dbi, &k, &v) != 0) {
+                len = rnd(sizeof(junk));
+                for (size_t i = 0; i < len; i++)
+                    junk[i] = (uint8_t)rnd(256);
+            } else {
+                len = v.mv_size < sizeof(junk) ? v.mv_size : sizeof(junk);
+                memcpy(junk, v.mv_data, len);
+                if (round % 3 == 1)
+                    len = rnd((uint32_t)len + 1);
+                else if (len > 0)
+                    junk[rnd((uint32_t)len)] ^= (uint8_t)(1u << rnd(8));
+            }
+            v.mv_data = junk;
+            v.mv_size = len;
+            assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+            const char *queries[] = {"common", "alpha beta", "\"alpha beta\"", "delta common",
+                                     "pending"};
+            sz_fts_hit_t hits[400];
+            size_t n;
+            for (size_t qi = 0; qi < sizeof(queries) / sizeof(queries[0]); qi++) {
+                int rc = sz_fts_search(e->fts, txn, queries[qi], hits, 400, &n);
+                assert_true(rc == 0 || rc == SZ_E_CORRUPT);
+            }
+            int rc = sz_fts_delete(e->fts, txn, 1 + rnd(301));
+            assert_true(rc == 0 || rc == SZ_E_CORRUPT);
+            if (rc == 0) {
+                const char *body = "{\"title\":\"common\",\"statement\":{\"text\":\"alpha\"}}";
+                rc = sz_fts_set(e->fts, txn, 1 + rnd(301), SZ_KIND_TESTIMONY, (const uint8_t *)body,
+                                strlen(body));
+                assert_true(rc == 0 || rc == SZ_E_CORRUPT);
+            }
+            if (rc == 0) {
+                rc = sz_fts_flush(e->fts, txn);
+                assert_true(rc == 0 || rc == SZ_E_CORRUPT);
+            }
+            mdb_txn_abort(txn);
+            e->txn = NULL;
+        }
+    }
+    /* Nothing was committed: the index is intact. */
+    assert_string_equal(found_set(e, "pending"), "301");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_languages, setup, teardown),
@@ -595,6 +685,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_randomized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_every_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_values, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
