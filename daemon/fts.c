@@ -493,22 +493,6 @@ static int doc_count(doc_t *d) {
     return 0;
 }
 
-/* Returns the index of term in d, or -1. */
-static long doc_find(const doc_t *d, const uint8_t *term, size_t len) {
-    size_t lo = 0, hi = d->nterms;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = term_cmp(doc_term(d, (uint32_t)mid), d->tlen[mid], term, len);
-        if (c == 0)
-            return (long)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
-}
-
 /* ---- Signatures of pending documents ----
  *
  * Each pending document keeps a Bloom filter of its terms (SIG_BYTES, SIG_HASHES bits per term),
@@ -1337,7 +1321,8 @@ typedef struct query_s {
     unsigned nq;
     phrase_t ph[MAX_PHRASES];
     unsigned nph;
-    unsigned order[SZ_FTS_MAX_QUERY_TERMS]; /* rarest first */
+    unsigned order[SZ_FTS_MAX_QUERY_TERMS];  /* rarest first */
+    unsigned sorted[SZ_FTS_MAX_QUERY_TERMS]; /* in byte order, for doc_match() */
     doc_t d;
     pcand_t *pc;
     size_t npc, pccap;
@@ -1410,20 +1395,29 @@ static int query_parse(query_t *q, const char *text, size_t len) {
         in_phrase = !in_phrase;
         s = e + 1;
     }
-    return q->nq == 0 ? SZ_E_ARGUMENT : 0;
+    if (q->nq == 0)
+        return SZ_E_ARGUMENT;
+    for (unsigned i = 0; i < q->nq; i++) {
+        unsigned j = i;
+        while (j > 0 && term_cmp(q->q[q->sorted[j - 1]].t, q->q[q->sorted[j - 1]].len, q->q[i].t,
+                                 q->q[i].len) > 0) {
+            q->sorted[j] = q->sorted[j - 1];
+            j--;
+        }
+        q->sorted[j] = i;
+    }
+    return 0;
 }
 
 /* Checks every phrase of the query against the decoded document q->d. */
-static int phrases_match(query_t *q) {
+static int phrases_match(const query_t *q, const long *at) {
     for (unsigned p = 0; p < q->nph; p++) {
         const phrase_t *ph = &q->ph[p];
         uint32_t want[SZ_FTS_MAX_PHRASE];
         for (unsigned i = 0; i < ph->n; i++) {
-            const qterm_t *t = &q->q[ph->term[i]];
-            long at = doc_find(&q->d, t->t, t->len);
-            if (at < 0)
+            if (at[ph->term[i]] < 0)
                 return 0;
-            want[i] = (uint32_t)at + 1;
+            want[i] = (uint32_t)at[ph->term[i]] + 1;
         }
         int found = 0;
         for (uint32_t s = 0; !found && s + ph->n <= q->d.nseq; s++) {
@@ -1436,6 +1430,63 @@ static int phrases_match(query_t *q) {
             return 0;
     }
     return 1;
+}
+
+/* Reads a forward entry for a query without building its term list: walks the front-coded terms
+ * once against the query terms in byte order (q->sorted), writing each query term's index in the
+ * document to at[] (-1 when absent), then reads the word sequence into q->d.seq and the length
+ * into q->d.dl. Returns 0 or SZ_E_CORRUPT. */
+static int doc_match(query_t *q, const uint8_t *p, size_t len, long *at) {
+    const uint8_t *end = p + len;
+    uint64_t dl, nterms, nseq;
+    if (varint_get(&p, end, &dl) != 0 || varint_get(&p, end, &nterms) != 0 ||
+        nterms > (uint64_t)(end - p) || dl > SZ_FTS_MAX_DOC_TOKENS || nterms > dl)
+        return SZ_E_CORRUPT;
+    for (unsigned i = 0; i < q->nq; i++)
+        at[i] = -1;
+    uint8_t cur[SZ_TOKEN_MAX];
+    size_t curlen = 0;
+    unsigned j = 0;
+    for (uint64_t i = 0; i < nterms; i++) {
+        uint64_t shared, suffix;
+        if (varint_get(&p, end, &shared) != 0 || varint_get(&p, end, &suffix) != 0 ||
+            shared > curlen || suffix > SZ_TOKEN_MAX - shared || shared + suffix == 0 ||
+            suffix > (uint64_t)(end - p))
+            return SZ_E_CORRUPT;
+        if (j < q->nq) {
+            memcpy(cur + shared, p, suffix);
+            curlen = shared + suffix;
+            int c = 1;
+            while (j < q->nq) {
+                const qterm_t *t = &q->q[q->sorted[j]];
+                c = term_cmp(t->t, t->len, cur, curlen);
+                if (c >= 0)
+                    break;
+                j++; /* this query word sorts before the document's term: absent */
+            }
+            if (j < q->nq && c == 0)
+                at[q->sorted[j++]] = (long)i;
+        } else {
+            curlen = shared + suffix; /* every query word is placed: only skip */
+        }
+        p += suffix;
+    }
+    if (varint_get(&p, end, &nseq) != 0 || nseq > (uint64_t)(end - p) || nseq < dl)
+        return SZ_E_CORRUPT;
+    int rc = grow((void **)&q->d.seq, &q->d.seq_cap, nseq, sizeof(uint32_t));
+    if (rc != 0)
+        return rc;
+    for (uint32_t i = 0; i < nseq; i++) {
+        uint64_t v;
+        if (varint_get(&p, end, &v) != 0 || v > nterms)
+            return SZ_E_CORRUPT;
+        q->d.seq[i] = (uint32_t)v;
+    }
+    if (p != end)
+        return SZ_E_CORRUPT;
+    q->d.dl = (uint32_t)dl;
+    q->d.nseq = (uint32_t)nseq;
+    return 0;
 }
 
 /* Keeps the best max hits in a min-heap on q->hits (worst at the root). */
@@ -1559,9 +1610,10 @@ static int consider(query_t *q, MDB_txn *txn, sz_fts_t *fts, uint64_t docno, uin
         int rc = db_get(txn, fts->docs, dk, 8, &v);
         if (rc == SZ_E_NOT_FOUND)
             return SZ_E_CORRUPT;
-        if (rc != 0 || (rc = doc_decode(&q->d, v.mv_data, v.mv_size)) != 0)
+        long at[SZ_FTS_MAX_QUERY_TERMS];
+        if (rc != 0 || (rc = doc_match(q, v.mv_data, v.mv_size, at)) != 0)
             return rc;
-        if (!phrases_match(q))
+        if (!phrases_match(q, at))
             return 1;
     }
     heap_push(q, docno, bm25(q, tf, norm));
@@ -1599,27 +1651,33 @@ static int scan_pending(query_t *q, MDB_txn *txn, sz_fts_t *fts) {
                 rc = SZ_E_CORRUPT;
             break;
         }
-        if ((rc = doc_decode(&q->d, dv.mv_data, dv.mv_size)) != 0)
-            break;
         long at[SZ_FTS_MAX_QUERY_TERMS];
+        if ((rc = doc_match(q, dv.mv_data, dv.mv_size, at)) != 0)
+            break;
         unsigned present = 0;
         for (unsigned i = 0; i < q->nq; i++) {
-            at[i] = doc_find(&q->d, q->q[i].t, q->q[i].len);
             if (at[i] >= 0) {
                 q->q[i].df_pend++;
                 present++;
             }
         }
-        if (present < q->nq || (q->nph > 0 && !phrases_match(q)))
+        if (present < q->nq || (q->nph > 0 && !phrases_match(q, at)))
             continue;
-        if ((rc = doc_count(&q->d)) != 0 ||
-            (rc = grow((void **)&q->pc, &q->pccap, q->npc + 1, sizeof(pcand_t))) != 0)
+        if ((rc = grow((void **)&q->pc, &q->pccap, q->npc + 1, sizeof(pcand_t))) != 0)
             break;
         pcand_t *p = &q->pc[q->npc++];
         p->docno = be64_get(k.mv_data);
         p->norm = norm_encode(q->d.dl);
         for (unsigned i = 0; i < q->nq; i++)
-            p->tf[i] = q->d.tf[at[i]];
+            p->tf[i] = 0;
+        /* Count only the query words: their indexes are in at[]. */
+        for (uint32_t s = 0; s < q->d.nseq; s++) {
+            uint32_t w = q->d.seq[s];
+            if (w == 0)
+                continue;
+            for (unsigned i = 0; i < q->nq; i++)
+                p->tf[i] += (uint32_t)(at[i] + 1) == w;
+        }
     }
     mdb_cursor_close(c);
     return rc == SZ_E_NOT_FOUND ? 0 : rc;
