@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "encoding.h"
 #include "error.h"
 #include "log.h"
@@ -373,6 +374,39 @@ static void do_status(read_job_t *j, sz_server_t *s) {
     out_add(&j->out, SZ_MSG_STATUS_OK, &m, enc_status_ok);
 }
 
+/* Audit requests (audit.c): the answer is one message, already encoded. */
+typedef struct raw_msg_s {
+    const uint8_t *p;
+    size_t len;
+} raw_msg_t;
+
+static int enc_raw(const void *m, uint8_t *o, size_t cap, size_t *len) {
+    const raw_msg_t *r = m;
+    *len = r->len;
+    if (o == NULL)
+        return 0;
+    if (cap < r->len)
+        return SZ_E_ARGUMENT;
+    memcpy(o, r->p, r->len);
+    return 0;
+}
+
+static void do_audit(read_job_t *j, sz_server_t *s) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    sz_audit_reply_t r;
+    const char *why = "";
+    int rc = sz_audit_answer(s->store, s->node->secret_key, now, j->type, j->req, j->len, &r, &why);
+    if (rc < 0) {
+        out_error(&j->out, rc, why[0] ? why : sz_strerror(rc));
+        return;
+    }
+    raw_msg_t m = {.p = r.payload, .len = r.len};
+    out_add(&j->out, r.type, &m, enc_raw);
+    free(r.payload);
+}
+
 static void read_work(uv_work_t *w) {
     read_job_t *j = w->data;
     sz_server_t *s = j->c->srv;
@@ -388,6 +422,10 @@ static void read_work(uv_work_t *w) {
         break;
     case SZ_MSG_SEARCH:
         do_search(j, s->store);
+        break;
+    case SZ_MSG_AUDIT_HEAD:
+    case SZ_MSG_AUDIT_PROVE:
+        do_audit(j, s);
         break;
     default:
         do_status(j, s);

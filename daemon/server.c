@@ -419,6 +419,8 @@ static void on_message(sz_conn_t *c, const sz_msg_t *m) {
     case SZ_MSG_LIST:
     case SZ_MSG_SEARCH:
     case SZ_MSG_STATUS:
+    case SZ_MSG_AUDIT_HEAD: /* audit.c, through handlers.c */
+    case SZ_MSG_AUDIT_PROVE:
         c->inflight++;
         c->held += m->len;
         c->refs++;
