@@ -356,7 +356,8 @@ static int db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen) {
 /* Puts docno -> val into a database keyed by BE64 docno. Docnos mostly arrive in ascending order:
  * a key past the last one goes in with MDB_APPEND, so full pages are left full instead of being
  * split in half (which left the forward database about 60% full). */
-static int put_docno(MDB_txn *txn, MDB_dbi dbi, uint64_t docno, const void *val, size_t len) {
+static int put_docno(MDB_txn *txn, MDB_dbi dbi, uint64_t docno, const void *val, size_t len,
+                     int *appended) {
     uint8_t kb[8];
     be64_put(kb, docno);
     MDB_cursor *c;
@@ -372,8 +373,14 @@ static int put_docno(MDB_txn *txn, MDB_dbi dbi, uint64_t docno, const void *val,
         mdb_cursor_close(c);
         return rc;
     }
-    MDB_val nk = {8, kb}, nv = {len, (void *)val};
-    rc = sz__lmdb_err(mdb_cursor_put(c, &nk, &nv, flags));
+    if (appended != NULL)
+        *appended = flags == MDB_APPEND;
+    if (val != NULL) { /* NULL: only find out whether docno would be appended */
+        MDB_val nk = {8, kb}, nv = {len, (void *)val};
+        rc = sz__lmdb_err(mdb_cursor_put(c, &nk, &nv, flags));
+    } else {
+        rc = 0;
+    }
     mdb_cursor_close(c);
     return rc;
 }
@@ -1252,11 +1259,16 @@ int sz_fts_set(sz_fts_t *fts, MDB_txn *txn, uint64_t docno, unsigned kind, const
     uint32_t words = b->words;
     if (rc == 0 && words > 0)
         rc = builder_encode(b);
-    if (rc == 0)
+    /* A docno past the last forward entry is new (the common case in a catch-up pass): it has
+     * nothing to remove, and its entry is appended without a lookup of its own. */
+    int fresh = 0;
+    if (rc == 0 && words > 0)
+        rc = put_docno(txn, fts->docs, docno, NULL, 0, &fresh);
+    if (rc == 0 && !fresh)
         rc = remove_doc(fts, txn, docno, &old_dl);
     if (rc == 0 && words > 0) {
-        if ((rc = put_docno(txn, fts->docs, docno, b->out.p, b->out.len)) == 0)
-            rc = put_docno(txn, fts->pending, docno, b->sig, sizeof(b->sig));
+        if ((rc = put_docno(txn, fts->docs, docno, b->out.p, b->out.len, NULL)) == 0)
+            rc = put_docno(txn, fts->pending, docno, b->sig, sizeof(b->sig), NULL);
     }
     if (rc == 0)
         rc = update_tokens(fts, txn, old_dl, words);
