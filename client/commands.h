@@ -43,6 +43,10 @@ extern const char sz_usage_redact[];
 int sz_cmd_key(sz_cli_t *cli, int argc, char **argv);
 extern const char sz_usage_key[];
 
+/* client/cmd_audit.c: audit a mirror (tree heads, consistency, possession challenges). */
+int sz_cmd_audit(sz_cli_t *cli, int argc, char **argv);
+extern const char sz_usage_audit[];
+
 /* Fetches record id (a hex prefix) from the node and verifies it as 'verify FILE' does a file;
  * 'samizdat verify' calls it when its argument is not an existing file. Returns an exit status. */
 int sz_node_verify_id(sz_cli_t *cli, const char *id);

@@ -28,6 +28,7 @@ static const sz_cli_command_t commands[] = {
     {"key", sz_cmd_key, "key backup, restore, revoke and show", sz_usage_key},
     {"status", sz_cmd_status, "the node's key, version, counts, peers and tree head",
      sz_usage_status},
+    {"audit", sz_cmd_audit, "audit a mirror: tree heads, consistency, possession", sz_usage_audit},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
