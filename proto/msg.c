@@ -630,6 +630,8 @@ int sz_msg_status_ok_encode(const sz_msg_status_ok_t *m, uint8_t *out, size_t ca
         wr_bytes(&w, p->address, p->address_len);
         wr_u8(&w, p->connected);
         wr_u64(&w, p->last_seen);
+        wr_u64(&w, p->lag);
+        wr_u64(&w, p->checkpoint);
     }
     return finish(&w, out_len);
 }
@@ -670,6 +672,8 @@ int sz_msg_status_ok_decode(sz_msg_status_ok_t *m, size_t cap_peers, const uint8
         if (!r.err && p->connected > 1)
             rd_fail(&r, SZ_E_MALFORMED);
         p->last_seen = rd_u64(&r);
+        p->lag = rd_u64(&r);
+        p->checkpoint = rd_u64(&r);
     }
     int rc = rd_end(&r, 1);
     if (rc == 0)
@@ -677,14 +681,519 @@ int sz_msg_status_ok_decode(sz_msg_status_ok_t *m, size_t cap_peers, const uint8
     return rc;
 }
 
+/* ---- Replication and audit (types 17..31) ---- */
+
+/* A signed tree head inside a payload: exact encoding, signature left to the caller. */
+static void rd_head(rd_t *r, sz_tree_head_t *th) {
+    const uint8_t *p = rd_take(r, SZ_TREE_HEAD_LEN);
+    if (p != NULL && sz_tree_head_decode(th, p, SZ_TREE_HEAD_LEN) < 0)
+        rd_fail(r, SZ_E_MALFORMED);
+}
+
+static void wr_head(wr_t *w, const sz_tree_head_t *th) {
+    uint8_t b[SZ_TREE_HEAD_LEN];
+    sz_tree_head_encode(b, th);
+    wr_bytes(w, b, sizeof b);
+}
+
+/* A blob32 envelope of 1..SZ_RECORD_MAX_LEN bytes. */
+static const uint8_t *rd_envelope(rd_t *r, size_t *len) {
+    uint32_t n = rd_u32(r);
+    *len = 0;
+    if (r->err)
+        return NULL;
+    if (n == 0 || n > SZ_RECORD_MAX_LEN) {
+        rd_fail(r, SZ_E_MALFORMED);
+        return NULL;
+    }
+    const uint8_t *p = rd_take(r, n);
+    if (p != NULL)
+        *len = n;
+    return p;
+}
+
+static int envelope_ok(const uint8_t *p, size_t n) {
+    return p != NULL && n > 0 && n <= SZ_RECORD_MAX_LEN;
+}
+
+/* A str16 proof of 0..max bytes (a whole number of hashes). */
+static const uint8_t *rd_proof(rd_t *r, size_t max, size_t *len) {
+    uint16_t n = rd_u16(r);
+    *len = 0;
+    if (r->err)
+        return NULL;
+    if (n > max || n % SZ_MERKLE_HASH_LEN != 0) {
+        rd_fail(r, SZ_E_MALFORMED);
+        return NULL;
+    }
+    const uint8_t *p = rd_take(r, n);
+    if (p != NULL)
+        *len = n;
+    return p;
+}
+
+static int proof_ok(const uint8_t *p, size_t n, size_t max) {
+    return n <= max && n % SZ_MERKLE_HASH_LEN == 0 && (n == 0 || p != NULL);
+}
+
+int sz_msg_peer_add_encode(const sz_msg_peer_add_t *m, uint8_t *out, size_t cap, size_t *out_len) {
+    wr_t w = wr_init(out, cap);
+    wr_cstr(&w, 2, m->invite, 1, SZ_MSG_MAX_INVITE, CLS_TEXT);
+    return finish(&w, out_len);
+}
+
+int sz_msg_peer_add_decode(sz_msg_peer_add_t *m, const uint8_t *in, size_t len) {
+    memset(m, 0, sizeof *m);
+    rd_t r = rd_init(in, len);
+    rd_cstr(&r, 2, m->invite, 1, SZ_MSG_MAX_INVITE, CLS_TEXT);
+    return rd_end(&r, 1);
+}
+
+int sz_msg_peer_remove_encode(const sz_msg_peer_remove_t *m, uint8_t *out, size_t cap,
+                              size_t *out_len) {
+    wr_t w = wr_init(out, cap);
+    wr_bytes(&w, m->key, 32);
+    return finish(&w, out_len);
+}
+
+int sz_msg_peer_remove_decode(sz_msg_peer_remove_t *m, const uint8_t *in, size_t len) {
+    rd_t r = rd_init(in, len);
+    rd_copy(&r, m->key, 32);
+    return rd_end(&r, 1);
+}
+
+int sz_msg_peer_list_decode(const uint8_t *in, size_t len) {
+    (void)in;
+    return len == 0 ? 0 : SZ_E_TRAILING;
+}
+
+int sz_msg_peers_encode(const sz_msg_peers_t *m, uint8_t *out, size_t cap, size_t *out_len) {
+    if (m->count > SZ_MSG_MAX_PEERS || (m->count > 0 && m->peers == NULL))
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_u16(&w, m->count);
+    for (unsigned i = 0; i < m->count; i++) {
+        const sz_msg_peer_info_t *p = &m->peers[i];
+        if (p->address_len == 0 || p->address == NULL || !text_ok(p->address, p->address_len) ||
+            p->state > SZ_PEER_STATE_MAX || p->last_error > 0)
+            return SZ_E_ARGUMENT;
+        wr_bytes(&w, p->key, 32);
+        wr_u8(&w, p->address_len);
+        wr_bytes(&w, p->address, p->address_len);
+        wr_u8(&w, p->state);
+        wr_u64(&w, p->last_seen);
+        wr_u64(&w, p->checkpoint);
+        wr_u64(&w, p->remote_size);
+        wr_u64(&w, p->received);
+        wr_u64(&w, p->sent);
+        wr_u32(&w, p->reconciliations);
+        wr_u32(&w, (uint32_t)p->last_error);
+    }
+    return finish(&w, out_len);
+}
+
+int sz_msg_peers_decode(sz_msg_peers_t *m, size_t cap_peers, const uint8_t *in, size_t len) {
+    sz_msg_peer_info_t *peers = m->peers;
+    m->count = 0;
+    rd_t r = rd_init(in, len);
+    uint16_t n = rd_u16(&r);
+    if (!r.err && n > SZ_MSG_MAX_PEERS)
+        rd_fail(&r, SZ_E_MALFORMED);
+    else if (!r.err && (n > cap_peers || (n > 0 && peers == NULL)))
+        rd_fail(&r, SZ_E_TOO_LARGE);
+    for (unsigned i = 0; i < n && !r.err; i++) {
+        sz_msg_peer_info_t *p = &peers[i];
+        memset(p, 0, sizeof *p);
+        rd_copy(&r, p->key, 32);
+        p->address_len = rd_u8(&r);
+        if (!r.err && p->address_len == 0)
+            rd_fail(&r, SZ_E_MALFORMED);
+        p->address = rd_take(&r, p->address_len);
+        if (!r.err && !text_ok(p->address, p->address_len))
+            rd_fail(&r, SZ_E_MALFORMED);
+        p->state = rd_u8(&r);
+        if (!r.err && p->state > SZ_PEER_STATE_MAX)
+            rd_fail(&r, SZ_E_MALFORMED);
+        p->last_seen = rd_u64(&r);
+        p->checkpoint = rd_u64(&r);
+        p->remote_size = rd_u64(&r);
+        p->received = rd_u64(&r);
+        p->sent = rd_u64(&r);
+        p->reconciliations = rd_u32(&r);
+        uint32_t e = rd_u32(&r);
+        p->last_error = (int32_t)e;
+        if (!r.err && p->last_error > 0)
+            rd_fail(&r, SZ_E_MALFORMED);
+    }
+    int rc = rd_end(&r, 1);
+    if (rc == 0)
+        m->count = n;
+    return rc;
+}
+
+int sz_msg_sync_now_encode(const sz_msg_sync_now_t *m, uint8_t *out, size_t cap, size_t *out_len) {
+    if (m->wait_ms > SZ_MSG_SYNC_NOW_MAX_WAIT)
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_bytes(&w, m->key, 32);
+    wr_u32(&w, m->wait_ms);
+    return finish(&w, out_len);
+}
+
+int sz_msg_sync_now_decode(sz_msg_sync_now_t *m, const uint8_t *in, size_t len) {
+    rd_t r = rd_init(in, len);
+    rd_copy(&r, m->key, 32);
+    m->wait_ms = rd_u32(&r);
+    if (!r.err && m->wait_ms > SZ_MSG_SYNC_NOW_MAX_WAIT)
+        rd_fail(&r, SZ_E_MALFORMED);
+    return rd_end(&r, 1);
+}
+
+#define SYNC_MAX_BYTES (SZ_MSG_MAX - 8192u)
+
+int sz_msg_sync_encode(const sz_msg_sync_t *m, uint8_t *out, size_t cap, size_t *out_len) {
+    if (m->max_count > SZ_MSG_MAX_PAGE || m->max_bytes > SYNC_MAX_BYTES)
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_u64(&w, m->from);
+    wr_u32(&w, m->max_count);
+    wr_u32(&w, m->max_bytes);
+    wr_u64(&w, m->proof_from);
+    wr_head(&w, &m->head);
+    return finish(&w, out_len);
+}
+
+int sz_msg_sync_decode(sz_msg_sync_t *m, const uint8_t *in, size_t len) {
+    rd_t r = rd_init(in, len);
+    m->from = rd_u64(&r);
+    m->max_count = rd_u32(&r);
+    m->max_bytes = rd_u32(&r);
+    if (!r.err && (m->max_count > SZ_MSG_MAX_PAGE || m->max_bytes > SYNC_MAX_BYTES))
+        rd_fail(&r, SZ_E_MALFORMED);
+    m->proof_from = rd_u64(&r);
+    rd_head(&r, &m->head);
+    return rd_end(&r, 1);
+}
+
+int sz_msg_log_page_encode(const sz_msg_log_page_t *m, uint8_t *out, size_t cap, size_t *out_len) {
+    if (m->count > SZ_MSG_MAX_PAGE || (m->count > 0 && m->entries == NULL) ||
+        !proof_ok(m->proof, m->proof_len, SZ_MERKLE_MAX_CONSISTENCY_LEN))
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_head(&w, &m->head);
+    wr_u16(&w, (uint16_t)m->proof_len);
+    wr_bytes(&w, m->proof, m->proof_len);
+    wr_u64(&w, m->from);
+    wr_u16(&w, m->count);
+    for (unsigned i = 0; i < m->count; i++) {
+        const sz_msg_log_entry_t *e = &m->entries[i];
+        if (e->seq != m->from + i || e->seq >= m->head.size || !envelope_ok(e->envelope, e->len))
+            return SZ_E_ARGUMENT;
+        wr_u64(&w, e->seq);
+        wr_u32(&w, (uint32_t)e->len);
+        wr_bytes(&w, e->envelope, e->len);
+    }
+    return finish(&w, out_len);
+}
+
+int sz_msg_log_page_decode(sz_msg_log_page_t *m, size_t cap_entries, const uint8_t *in,
+                           size_t len) {
+    sz_msg_log_entry_t *entries = m->entries;
+    memset(m, 0, sizeof *m);
+    m->entries = entries;
+    rd_t r = rd_init(in, len);
+    rd_head(&r, &m->head);
+    m->proof = rd_proof(&r, SZ_MERKLE_MAX_CONSISTENCY_LEN, &m->proof_len);
+    m->from = rd_u64(&r);
+    uint16_t n = rd_u16(&r);
+    if (!r.err && n > SZ_MSG_MAX_PAGE)
+        rd_fail(&r, SZ_E_MALFORMED);
+    else if (!r.err && (n > cap_entries || (n > 0 && entries == NULL)))
+        rd_fail(&r, SZ_E_TOO_LARGE);
+    for (unsigned i = 0; i < n && !r.err; i++) {
+        sz_msg_log_entry_t *e = &entries[i];
+        e->seq = rd_u64(&r);
+        /* Entries are consecutive from `from` and inside the signed head. */
+        if (!r.err && (e->seq != m->from + i || e->seq < m->from || e->seq >= m->head.size))
+            rd_fail(&r, SZ_E_MALFORMED);
+        e->envelope = rd_envelope(&r, &e->len);
+    }
+    int rc = rd_end(&r, 1);
+    if (rc == 0)
+        m->count = n;
+    return rc;
+}
+
+int sz_msg_recon_encode(const sz_msg_recon_t *m, uint8_t *out, size_t cap, size_t *out_len) {
+    if (m->len == 0 || m->len > SZ_MSG_MAX_RECON || m->data == NULL)
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_bytes(&w, m->data, m->len);
+    return finish(&w, out_len);
+}
+
+int sz_msg_recon_decode(sz_msg_recon_t *m, const uint8_t *in, size_t len) {
+    if (len == 0)
+        return SZ_E_TRUNCATED;
+    if (len > SZ_MSG_MAX_RECON)
+        return SZ_E_MALFORMED;
+    m->data = in;
+    m->len = len;
+    return 0;
+}
+
+int sz_msg_fetch_encode(const sz_msg_fetch_t *m, uint8_t *out, size_t cap, size_t *out_len) {
+    if (m->count == 0 || m->count > SZ_MSG_MAX_FETCH || m->hashes == NULL)
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_u16(&w, m->count);
+    wr_bytes(&w, m->hashes, (size_t)m->count * 32);
+    return finish(&w, out_len);
+}
+
+int sz_msg_fetch_decode(sz_msg_fetch_t *m, const uint8_t *in, size_t len) {
+    rd_t r = rd_init(in, len);
+    m->count = rd_u16(&r);
+    if (!r.err && (m->count == 0 || m->count > SZ_MSG_MAX_FETCH))
+        rd_fail(&r, SZ_E_MALFORMED);
+    m->hashes = rd_take(&r, (size_t)m->count * 32);
+    return rd_end(&r, 1);
+}
+
+int sz_msg_fetched_encode(const sz_msg_fetched_t *m, uint8_t *out, size_t cap, size_t *out_len) {
+    if (m->count > SZ_MSG_MAX_FETCH || (m->count > 0 && m->items == NULL))
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_u16(&w, m->count);
+    for (unsigned i = 0; i < m->count; i++) {
+        const sz_msg_fetched_item_t *it = &m->items[i];
+        if (it->status > SZ_FETCH_STATUS_MAX ||
+            (it->status == SZ_FETCH_OK && !envelope_ok(it->envelope, it->len)))
+            return SZ_E_ARGUMENT;
+        wr_u8(&w, it->status);
+        wr_bytes(&w, it->version_hash, 32);
+        if (it->status == SZ_FETCH_OK) {
+            wr_u64(&w, it->seq);
+            wr_u32(&w, (uint32_t)it->len);
+            wr_bytes(&w, it->envelope, it->len);
+        }
+    }
+    return finish(&w, out_len);
+}
+
+int sz_msg_fetched_decode(sz_msg_fetched_t *m, size_t cap_items, const uint8_t *in, size_t len) {
+    sz_msg_fetched_item_t *items = m->items;
+    m->count = 0;
+    rd_t r = rd_init(in, len);
+    uint16_t n = rd_u16(&r);
+    if (!r.err && n > SZ_MSG_MAX_FETCH)
+        rd_fail(&r, SZ_E_MALFORMED);
+    else if (!r.err && (n > cap_items || (n > 0 && items == NULL)))
+        rd_fail(&r, SZ_E_TOO_LARGE);
+    for (unsigned i = 0; i < n && !r.err; i++) {
+        sz_msg_fetched_item_t *it = &items[i];
+        memset(it, 0, sizeof *it);
+        it->status = rd_u8(&r);
+        if (!r.err && it->status > SZ_FETCH_STATUS_MAX)
+            rd_fail(&r, SZ_E_MALFORMED);
+        rd_copy(&r, it->version_hash, 32);
+        if (it->status == SZ_FETCH_OK) {
+            it->seq = rd_u64(&r);
+            it->envelope = rd_envelope(&r, &it->len);
+        }
+    }
+    int rc = rd_end(&r, 1);
+    if (rc == 0)
+        m->count = n;
+    return rc;
+}
+
+int sz_msg_push_encode(const sz_msg_push_t *m, uint8_t *out, size_t cap, size_t *out_len) {
+    if (m->count == 0 || m->count > SZ_MSG_MAX_PUSH || m->items == NULL)
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_u64(&w, m->log_size);
+    wr_u16(&w, m->count);
+    for (unsigned i = 0; i < m->count; i++) {
+        if (!envelope_ok(m->items[i].envelope, m->items[i].len))
+            return SZ_E_ARGUMENT;
+        wr_u32(&w, (uint32_t)m->items[i].len);
+        wr_bytes(&w, m->items[i].envelope, m->items[i].len);
+    }
+    return finish(&w, out_len);
+}
+
+int sz_msg_push_decode(sz_msg_push_t *m, size_t cap_items, const uint8_t *in, size_t len) {
+    sz_msg_push_item_t *items = m->items;
+    m->count = 0;
+    rd_t r = rd_init(in, len);
+    m->log_size = rd_u64(&r);
+    uint16_t n = rd_u16(&r);
+    if (!r.err && (n == 0 || n > SZ_MSG_MAX_PUSH))
+        rd_fail(&r, SZ_E_MALFORMED);
+    else if (!r.err && (n > cap_items || items == NULL))
+        rd_fail(&r, SZ_E_TOO_LARGE);
+    for (unsigned i = 0; i < n && !r.err; i++)
+        items[i].envelope = rd_envelope(&r, &items[i].len);
+    int rc = rd_end(&r, 1);
+    if (rc == 0)
+        m->count = n;
+    return rc;
+}
+
+int sz_msg_audit_head_encode(const sz_msg_audit_head_t *m, uint8_t *out, size_t cap,
+                             size_t *out_len) {
+    wr_t w = wr_init(out, cap);
+    wr_u64(&w, m->from_size);
+    return finish(&w, out_len);
+}
+
+int sz_msg_audit_head_decode(sz_msg_audit_head_t *m, const uint8_t *in, size_t len) {
+    rd_t r = rd_init(in, len);
+    m->from_size = rd_u64(&r);
+    return rd_end(&r, 1);
+}
+
+int sz_msg_audit_head_ok_encode(const sz_msg_audit_head_ok_t *m, uint8_t *out, size_t cap,
+                                size_t *out_len) {
+    if (!proof_ok(m->proof, m->proof_len, SZ_MERKLE_MAX_CONSISTENCY_LEN))
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_head(&w, &m->head);
+    wr_u16(&w, (uint16_t)m->proof_len);
+    wr_bytes(&w, m->proof, m->proof_len);
+    return finish(&w, out_len);
+}
+
+int sz_msg_audit_head_ok_decode(sz_msg_audit_head_ok_t *m, const uint8_t *in, size_t len) {
+    memset(m, 0, sizeof *m);
+    rd_t r = rd_init(in, len);
+    rd_head(&r, &m->head);
+    m->proof = rd_proof(&r, SZ_MERKLE_MAX_CONSISTENCY_LEN, &m->proof_len);
+    return rd_end(&r, 1);
+}
+
+int sz_msg_audit_prove_encode(const sz_msg_audit_prove_t *m, uint8_t *out, size_t cap,
+                              size_t *out_len) {
+    if (m->count == 0 || m->count > SZ_MSG_MAX_PROVE)
+        return SZ_E_ARGUMENT;
+    int by_index = 0;
+    for (unsigned i = 0; i < m->count; i++) {
+        if (m->items[i].by > SZ_PROVE_BY_INDEX)
+            return SZ_E_ARGUMENT;
+        if (m->items[i].by == SZ_PROVE_BY_INDEX) {
+            by_index = 1;
+            if (m->items[i].index >= m->tree_size)
+                return SZ_E_ARGUMENT;
+        }
+    }
+    if (!by_index && m->tree_size != 0)
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_bytes(&w, m->nonce, 32);
+    wr_u64(&w, m->tree_size);
+    wr_u8(&w, m->count);
+    for (unsigned i = 0; i < m->count; i++) {
+        wr_u8(&w, m->items[i].by);
+        if (m->items[i].by == SZ_PROVE_BY_HASH)
+            wr_bytes(&w, m->items[i].version_hash, 32);
+        else
+            wr_u64(&w, m->items[i].index);
+    }
+    return finish(&w, out_len);
+}
+
+int sz_msg_audit_prove_decode(sz_msg_audit_prove_t *m, const uint8_t *in, size_t len) {
+    memset(m, 0, sizeof *m);
+    rd_t r = rd_init(in, len);
+    rd_copy(&r, m->nonce, 32);
+    m->tree_size = rd_u64(&r);
+    uint8_t n = rd_u8(&r);
+    if (!r.err && (n == 0 || n > SZ_MSG_MAX_PROVE))
+        rd_fail(&r, SZ_E_MALFORMED);
+    int by_index = 0;
+    for (unsigned i = 0; i < n && !r.err; i++) {
+        sz_msg_prove_item_t *it = &m->items[i];
+        it->by = rd_u8(&r);
+        if (!r.err && it->by > SZ_PROVE_BY_INDEX)
+            rd_fail(&r, SZ_E_MALFORMED);
+        if (it->by == SZ_PROVE_BY_HASH) {
+            rd_copy(&r, it->version_hash, 32);
+        } else {
+            by_index = 1;
+            it->index = rd_u64(&r);
+            if (!r.err && it->index >= m->tree_size)
+                rd_fail(&r, SZ_E_MALFORMED);
+        }
+    }
+    if (!r.err && !by_index && m->tree_size != 0)
+        rd_fail(&r, SZ_E_MALFORMED);
+    int rc = rd_end(&r, 1);
+    if (rc == 0)
+        m->count = n;
+    return rc;
+}
+
+static int zero32(const uint8_t *p) {
+    uint8_t acc = 0;
+    for (int i = 0; i < 32; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+int sz_msg_audit_proof_encode(const sz_msg_audit_proof_t *m, uint8_t *out, size_t cap,
+                              size_t *out_len) {
+    if (m->count == 0 || m->count > SZ_MSG_MAX_PROVE)
+        return SZ_E_ARGUMENT;
+    wr_t w = wr_init(out, cap);
+    wr_u8(&w, m->count);
+    for (unsigned i = 0; i < m->count; i++) {
+        const sz_msg_proof_item_t *it = &m->items[i];
+        if (it->status > SZ_PROVE_STATUS_MAX ||
+            !proof_ok(it->proof, it->proof_len, SZ_MERKLE_MAX_INCLUSION_LEN) ||
+            (it->status != SZ_PROVE_OK && !zero32(it->digest)))
+            return SZ_E_ARGUMENT;
+        wr_u8(&w, it->status);
+        wr_bytes(&w, it->version_hash, 32);
+        wr_bytes(&w, it->digest, 32);
+        wr_u16(&w, (uint16_t)it->proof_len);
+        wr_bytes(&w, it->proof, it->proof_len);
+    }
+    return finish(&w, out_len);
+}
+
+int sz_msg_audit_proof_decode(sz_msg_audit_proof_t *m, const uint8_t *in, size_t len) {
+    memset(m, 0, sizeof *m);
+    rd_t r = rd_init(in, len);
+    uint8_t n = rd_u8(&r);
+    if (!r.err && (n == 0 || n > SZ_MSG_MAX_PROVE))
+        rd_fail(&r, SZ_E_MALFORMED);
+    for (unsigned i = 0; i < n && !r.err; i++) {
+        sz_msg_proof_item_t *it = &m->items[i];
+        it->status = rd_u8(&r);
+        if (!r.err && it->status > SZ_PROVE_STATUS_MAX)
+            rd_fail(&r, SZ_E_MALFORMED);
+        rd_copy(&r, it->version_hash, 32);
+        rd_copy(&r, it->digest, 32);
+        if (!r.err && it->status != SZ_PROVE_OK && !zero32(it->digest))
+            rd_fail(&r, SZ_E_MALFORMED);
+        it->proof = rd_proof(&r, SZ_MERKLE_MAX_INCLUSION_LEN, &it->proof_len);
+    }
+    int rc = rd_end(&r, 1);
+    if (rc == 0)
+        m->count = n;
+    return rc;
+}
+
 const char *sz_msg_type_name(unsigned type) {
     static const char *const names[] = {
-        NULL,        "HELLO",  "ERROR",         "HELLO_OK", "SUBMIT",   "SUBMITTED",
-        "GET",       "RECORD", "HISTORY",       "VERSION",  "END",      "LIST",
-        "LIST_PAGE", "SEARCH", "SEARCH_RESULT", "STATUS",   "STATUS_OK"};
+        NULL,          "HELLO",      "ERROR",         "HELLO_OK", "SUBMIT",     "SUBMITTED",
+        "GET",         "RECORD",     "HISTORY",       "VERSION",  "END",        "LIST",
+        "LIST_PAGE",   "SEARCH",     "SEARCH_RESULT", "STATUS",   "STATUS_OK",  "PEER_ADD",
+        "PEER_REMOVE", "PEER_LIST",  "PEERS",         "SYNC_NOW", "SYNC",       "LOG_PAGE",
+        "RECON",       "FETCH",      "FETCHED",       "PUSH",     "AUDIT_HEAD", "AUDIT_HEAD_OK",
+        "AUDIT_PROVE", "AUDIT_PROOF"};
     if (type > 0 && type < sizeof names / sizeof names[0])
         return names[type];
-    if (type >= SZ_MSG_RESERVED_FIRST && type <= SZ_MSG_RESERVED_LAST)
-        return "RESERVED";
     return "UNKNOWN";
 }

@@ -39,10 +39,26 @@
 #define SZ_MSG_SEARCH_RESULT 14 /* response to SEARCH */
 #define SZ_MSG_STATUS 15        /* request: node status (empty payload) */
 #define SZ_MSG_STATUS_OK 16     /* response to STATUS */
-/* 17..31 are reserved for replication and audit (SYNC, AUDIT, PEER_*: a later issue); 32..255
- * are unassigned. A node answers an unknown or reserved type with ERROR SZ_E_PROTOCOL. */
-#define SZ_MSG_RESERVED_FIRST 17
-#define SZ_MSG_RESERVED_LAST 31
+/* 17..31: replication and audit (proto/SYNC.md section 9). PEER_* and SYNC_NOW are admin
+ * requests from a client whose key is an admin of the node; SYNC, RECON, FETCH and PUSH are mirror
+ * requests (HELLO role SZ_ROLE_MIRROR from a known peer key); AUDIT_* are served to mirrors and to
+ * admin clients. 32..255 are unassigned: a node answers them with ERROR SZ_E_PROTOCOL. */
+#define SZ_MSG_PEER_ADD 17      /* admin request: add a peer by invite -> PEERS */
+#define SZ_MSG_PEER_REMOVE 18   /* admin request: remove a peer by key -> PEERS */
+#define SZ_MSG_PEER_LIST 19     /* admin request: the peer table -> PEERS */
+#define SZ_MSG_PEERS 20         /* response: the peer table */
+#define SZ_MSG_SYNC_NOW 21      /* admin request: sync with one or every peer now -> PEERS */
+#define SZ_MSG_SYNC 22          /* mirror request: log entries from a seq -> LOG_PAGE */
+#define SZ_MSG_LOG_PAGE 23      /* response to SYNC */
+#define SZ_MSG_RECON 24         /* mirror request and its response: one reconciliation message */
+#define SZ_MSG_FETCH 25         /* mirror request: versions by hash -> FETCHED */
+#define SZ_MSG_FETCHED 26       /* response to FETCH */
+#define SZ_MSG_PUSH 27          /* mirror, one-way (request id 0): newly stored versions */
+#define SZ_MSG_AUDIT_HEAD 28    /* request: signed tree head and consistency proof */
+#define SZ_MSG_AUDIT_HEAD_OK 29 /* response to AUDIT_HEAD */
+#define SZ_MSG_AUDIT_PROVE 30   /* request: possession challenge with a fresh nonce */
+#define SZ_MSG_AUDIT_PROOF 31   /* response to AUDIT_PROVE */
+#define SZ_MSG_LAST_TYPE 31
 
 /* Bounds. */
 #define SZ_MSG_MAX_SOFTWARE 64 /* software name, printable ASCII */
@@ -58,6 +74,12 @@
 #define SZ_MSG_MAX_HITS 1000   /* SEARCH limit and SEARCH_RESULT entries */
 #define SZ_MSG_MAX_PEERS 1024  /* STATUS_OK peers */
 #define SZ_MSG_MAX_ADDRESS 255 /* peer address text */
+#define SZ_MSG_MAX_INVITE 1024 /* PEER_ADD invite text (>= SZ_INVITE_MAX) */
+#define SZ_MSG_MAX_PAGE 4096   /* LOG_PAGE entries */
+#define SZ_MSG_MAX_FETCH 1024  /* FETCH hashes and FETCHED items */
+#define SZ_MSG_MAX_PUSH 1024   /* PUSH envelopes */
+#define SZ_MSG_MAX_PROVE 64    /* AUDIT_PROVE items */
+#define SZ_MSG_MAX_RECON ((2u << 20) - 4096) /* RECON payload (= SZ_RECON_MAX_MESSAGE) */
 
 /* HELLO roles. */
 #define SZ_ROLE_CLIENT 1
@@ -245,14 +267,17 @@ int sz_msg_status_decode(const uint8_t *in, size_t len);
 /* ---- STATUS_OK (type 16): node key [32], software str8, protocol version u16, records u64,
  * versions u64, fts lag u64 (log entries not yet searchable), tree head (SZ_TREE_HEAD_LEN bytes,
  * merkle.h encoding, signed with the node key), npeers u16 (0..1024), per peer: key [32],
- * address str8 (1..255), connected u8 (0 or 1), last seen u64 (ms since the epoch, 0 = never).
- * Version 1 nodes send no peers yet. ---- */
+ * address str8 (1..255), connected u8 (0 or 1), last seen u64 (ms since the epoch, 0 = never),
+ * lag u64 (entries of the peer's log not yet taken in: its last known log size minus our
+ * checkpoint), checkpoint u64 (entries of the peer's log taken in). ---- */
 typedef struct sz_msg_peer_s {
     uint8_t key[32];
     const uint8_t *address; /* borrowed, not NUL-terminated */
     uint8_t address_len;
     uint8_t connected;
     uint64_t last_seen;
+    uint64_t lag;
+    uint64_t checkpoint;
 } sz_msg_peer_t;
 typedef struct sz_msg_status_ok_s {
     uint8_t node_key[32];
@@ -268,7 +293,229 @@ typedef struct sz_msg_status_ok_s {
 int sz_msg_status_ok_encode(const sz_msg_status_ok_t *m, uint8_t *out, size_t cap, size_t *out_len);
 int sz_msg_status_ok_decode(sz_msg_status_ok_t *m, size_t cap_peers, const uint8_t *in, size_t len);
 
-/* Returns the message type's name ("SUBMIT"), "RESERVED" or "UNKNOWN". Never NULL. */
+/* ======== Replication and audit (types 17..31; proto/SYNC.md section 9) ======== */
+
+/* ---- PEER_ADD (type 17): invite str16 (1..1024 bytes of text). PEER_REMOVE (type 18): key
+ * [32]. PEER_LIST (type 19): empty. All three are answered with PEERS. ---- */
+typedef struct sz_msg_peer_add_s {
+    char invite[SZ_MSG_MAX_INVITE + 1]; /* NUL-terminated; the invite holds the network key */
+} sz_msg_peer_add_t;
+int sz_msg_peer_add_encode(const sz_msg_peer_add_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_peer_add_decode(sz_msg_peer_add_t *m, const uint8_t *in, size_t len);
+
+typedef struct sz_msg_peer_remove_s {
+    uint8_t key[32];
+} sz_msg_peer_remove_t;
+int sz_msg_peer_remove_encode(const sz_msg_peer_remove_t *m, uint8_t *out, size_t cap,
+                              size_t *out_len);
+int sz_msg_peer_remove_decode(sz_msg_peer_remove_t *m, const uint8_t *in, size_t len);
+
+int sz_msg_peer_list_decode(const uint8_t *in, size_t len); /* empty payload */
+
+/* ---- PEERS (type 20): count u16 (0..1024), per peer: key [32], address str8 (1..255), state u8
+ * (SZ_PEER_STATE_*), last seen u64 (ms since the epoch, 0 = never), checkpoint u64 (entries of
+ * the peer's log taken in), remote size u64 (the peer's last known log size), received u64
+ * (versions newly stored from this peer since the daemon started), sent u64 (versions pushed or
+ * served to it since then), reconciliations u32 (fallbacks to set reconciliation since then),
+ * last error i32 (0 or the SZ_E_* / -errno of the last failure). Lag = remote size -
+ * checkpoint when positive. ---- */
+#define SZ_PEER_STATE_IDLE 0       /* not connected, no attempt scheduled (stopping) */
+#define SZ_PEER_STATE_CONNECTING 1 /* TCP or handshake in progress */
+#define SZ_PEER_STATE_CONNECTED 2  /* ready, in sync as far as it knows */
+#define SZ_PEER_STATE_SYNCING 3    /* pulling log pages, reconciling or fetching */
+#define SZ_PEER_STATE_BACKOFF 4    /* waiting to reconnect */
+#define SZ_PEER_STATE_MAX 4
+typedef struct sz_msg_peer_info_s {
+    uint8_t key[32];
+    const uint8_t *address; /* borrowed, not NUL-terminated */
+    uint8_t address_len;
+    uint8_t state;
+    uint64_t last_seen;
+    uint64_t checkpoint;
+    uint64_t remote_size;
+    uint64_t received;
+    uint64_t sent;
+    uint32_t reconciliations;
+    int32_t last_error; /* <= 0 */
+} sz_msg_peer_info_t;
+typedef struct sz_msg_peers_s {
+    uint16_t count;
+    sz_msg_peer_info_t *peers; /* encode: borrowed; decode: caller array of cap entries */
+} sz_msg_peers_t;
+int sz_msg_peers_encode(const sz_msg_peers_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_peers_decode(sz_msg_peers_t *m, size_t cap_peers, const uint8_t *in, size_t len);
+
+/* ---- SYNC_NOW (type 21): key [32] (all zero: every peer), wait ms u32 (0..600000: how long the
+ * node may take before it answers PEERS with the counts so far). ---- */
+typedef struct sz_msg_sync_now_s {
+    uint8_t key[32];
+    uint32_t wait_ms;
+} sz_msg_sync_now_t;
+#define SZ_MSG_SYNC_NOW_MAX_WAIT 600000u
+int sz_msg_sync_now_encode(const sz_msg_sync_now_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_sync_now_decode(sz_msg_sync_now_t *m, const uint8_t *in, size_t len);
+
+/* ---- SYNC (type 22): from u64 (first log seq wanted), max count u32 (0..4096; 0 asks for the
+ * head and proof only), max bytes u32 (0..SZ_MSG_MAX - 8192; envelope bytes per page, at least
+ * one envelope is sent whatever the bound), proof from u64 (the size of the requester's last
+ * verified head of this peer's log, 0 = none: the response carries a consistency proof from it),
+ * the requester's own signed tree head (SZ_TREE_HEAD_LEN, so the peer learns its lag). ---- */
+typedef struct sz_msg_sync_s {
+    uint64_t from;
+    uint32_t max_count;
+    uint32_t max_bytes;
+    uint64_t proof_from;
+    sz_tree_head_t head; /* decode checks the encoding, not the signature */
+} sz_msg_sync_t;
+#define SZ_MSG_SYNC_LEN (8 + 4 + 4 + 8 + SZ_TREE_HEAD_LEN)
+int sz_msg_sync_encode(const sz_msg_sync_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_sync_decode(sz_msg_sync_t *m, const uint8_t *in, size_t len);
+
+/* ---- LOG_PAGE (type 23): the responder's signed tree head (SZ_TREE_HEAD_LEN), proof str16
+ * (0..SZ_MERKLE_MAX_CONSISTENCY_LEN: the consistency proof from SYNC's proof from to the head's
+ * size; empty when proof from is 0, equal to or beyond the size), from u64 (= SYNC's from), count
+ * u16 (0..4096), per entry: seq u64 (strictly ascending, from upward, no gaps), envelope blob32
+ * (1..SZ_RECORD_MAX_LEN). Entries end before the head's size. ---- */
+typedef struct sz_msg_log_entry_s {
+    uint64_t seq;
+    const uint8_t *envelope; /* borrowed */
+    size_t len;
+} sz_msg_log_entry_t;
+typedef struct sz_msg_log_page_s {
+    sz_tree_head_t head;  /* decode checks the encoding, not the signature */
+    const uint8_t *proof; /* borrowed */
+    size_t proof_len;
+    uint64_t from;
+    uint16_t count;
+    sz_msg_log_entry_t *entries; /* encode: borrowed; decode: caller array of cap entries */
+} sz_msg_log_page_t;
+int sz_msg_log_page_encode(const sz_msg_log_page_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_log_page_decode(sz_msg_log_page_t *m, size_t cap_entries, const uint8_t *in, size_t len);
+
+/* ---- RECON (type 24): one reconciliation message of proto/reconcile.h as the whole payload
+ * (1..SZ_MSG_MAX_RECON bytes; the reconcile codec judges its contents). Request from the puller,
+ * answered by exactly one RECON (just the format byte when nothing needs saying) or ERROR. ---- */
+typedef struct sz_msg_recon_s {
+    const uint8_t *data; /* borrowed */
+    size_t len;
+} sz_msg_recon_t;
+int sz_msg_recon_encode(const sz_msg_recon_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_recon_decode(sz_msg_recon_t *m, const uint8_t *in, size_t len);
+
+/* ---- FETCH (type 25): count u16 (1..1024), hashes [32] each (no repeats needed; repeats are
+ * answered once each). ---- */
+typedef struct sz_msg_fetch_s {
+    uint16_t count;
+    const uint8_t *hashes; /* count * 32 bytes, borrowed */
+} sz_msg_fetch_t;
+int sz_msg_fetch_encode(const sz_msg_fetch_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_fetch_decode(sz_msg_fetch_t *m, const uint8_t *in, size_t len);
+
+/* ---- FETCHED (type 26): count u16 (0..1024), per item: status u8 (SZ_FETCH_*), version hash
+ * [32], and for status OK: seq u64 (the responder's log position) and envelope blob32
+ * (1..SZ_RECORD_MAX_LEN). Items come in the responder's log order (parents first); hashes that
+ * are not OK follow. ---- */
+#define SZ_FETCH_OK 0
+#define SZ_FETCH_NOT_HELD 1
+#define SZ_FETCH_PURGED 2  /* body purged by a retraction */
+#define SZ_FETCH_OMITTED 3 /* over the answer's byte budget: ask again */
+#define SZ_FETCH_STATUS_MAX 3
+typedef struct sz_msg_fetched_item_s {
+    uint8_t status;
+    uint8_t version_hash[32];
+    uint64_t seq;
+    const uint8_t *envelope; /* borrowed; NULL unless OK */
+    size_t len;
+} sz_msg_fetched_item_t;
+typedef struct sz_msg_fetched_s {
+    uint16_t count;
+    sz_msg_fetched_item_t *items; /* encode: borrowed; decode: caller array of cap entries */
+} sz_msg_fetched_t;
+int sz_msg_fetched_encode(const sz_msg_fetched_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_fetched_decode(sz_msg_fetched_t *m, size_t cap_items, const uint8_t *in, size_t len);
+
+/* ---- PUSH (type 27, request id 0, no answer): sender log size u64 (a lag hint), count u16
+ * (1..1024), envelopes blob32 (1..SZ_RECORD_MAX_LEN) each, parents before children. ---- */
+typedef struct sz_msg_push_item_s {
+    const uint8_t *envelope; /* borrowed */
+    size_t len;
+} sz_msg_push_item_t;
+typedef struct sz_msg_push_s {
+    uint64_t log_size;
+    uint16_t count;
+    sz_msg_push_item_t *items; /* encode: borrowed; decode: caller array of cap entries */
+} sz_msg_push_t;
+int sz_msg_push_encode(const sz_msg_push_t *m, uint8_t *out, size_t cap, size_t *out_len);
+int sz_msg_push_decode(sz_msg_push_t *m, size_t cap_items, const uint8_t *in, size_t len);
+
+/* ---- AUDIT_HEAD (type 28): from size u64 (0: no proof wanted; else the size of a head the
+ * auditor verified earlier). AUDIT_HEAD_OK (type 29): signed tree head (SZ_TREE_HEAD_LEN), proof
+ * str16 (0..SZ_MERKLE_MAX_CONSISTENCY_LEN: consistency from `from size` to the head's size; empty
+ * when from size is 0 or equals the size). A from size beyond the node's log is answered with
+ * ERROR SZ_E_ARGUMENT (the auditor then suspects a shrink). ---- */
+typedef struct sz_msg_audit_head_s {
+    uint64_t from_size;
+} sz_msg_audit_head_t;
+int sz_msg_audit_head_encode(const sz_msg_audit_head_t *m, uint8_t *out, size_t cap,
+                             size_t *out_len);
+int sz_msg_audit_head_decode(sz_msg_audit_head_t *m, const uint8_t *in, size_t len);
+
+typedef struct sz_msg_audit_head_ok_s {
+    sz_tree_head_t head;  /* decode checks the encoding, not the signature */
+    const uint8_t *proof; /* borrowed */
+    size_t proof_len;
+} sz_msg_audit_head_ok_t;
+int sz_msg_audit_head_ok_encode(const sz_msg_audit_head_ok_t *m, uint8_t *out, size_t cap,
+                                size_t *out_len);
+int sz_msg_audit_head_ok_decode(sz_msg_audit_head_ok_t *m, const uint8_t *in, size_t len);
+
+/* ---- AUDIT_PROVE (type 30): nonce [32], tree size u64 (leaf-index items are proved in the tree
+ * of this size; must be >= 1 when any item is by index, else 0), count u8 (1..64), per item: by
+ * u8 (SZ_PROVE_BY_*), then a version hash [32] (BY_HASH) or a leaf index u64 (BY_INDEX, below
+ * tree size). ---- */
+#define SZ_PROVE_BY_HASH 0
+#define SZ_PROVE_BY_INDEX 1
+typedef struct sz_msg_prove_item_s {
+    uint8_t by;
+    uint8_t version_hash[32]; /* BY_HASH */
+    uint64_t index;           /* BY_INDEX */
+} sz_msg_prove_item_t;
+typedef struct sz_msg_audit_prove_s {
+    uint8_t nonce[32];
+    uint64_t tree_size;
+    uint8_t count;
+    sz_msg_prove_item_t items[SZ_MSG_MAX_PROVE];
+} sz_msg_audit_prove_t;
+int sz_msg_audit_prove_encode(const sz_msg_audit_prove_t *m, uint8_t *out, size_t cap,
+                              size_t *out_len);
+int sz_msg_audit_prove_decode(sz_msg_audit_prove_t *m, const uint8_t *in, size_t len);
+
+/* ---- AUDIT_PROOF (type 31): count u8 (1..64, = AUDIT_PROVE's count, same order), per item:
+ * status u8 (SZ_PROVE_*), version hash [32] (for BY_INDEX: the leaf's version hash; for BY_HASH:
+ * the hash asked), digest [32] (SHA-256(nonce || envelope) when status is OK, else zero), proof
+ * str16 (0..SZ_MERKLE_MAX_INCLUSION_LEN: for BY_INDEX items the inclusion proof of the leaf in
+ * the tree of tree size; empty for BY_HASH). ---- */
+#define SZ_PROVE_OK 0
+#define SZ_PROVE_NOT_HELD 1
+#define SZ_PROVE_PURGED 2
+#define SZ_PROVE_BAD_INDEX 3 /* index or tree size beyond the node's log */
+#define SZ_PROVE_STATUS_MAX 3
+typedef struct sz_msg_proof_item_s {
+    uint8_t status;
+    uint8_t version_hash[32];
+    uint8_t digest[32];
+    const uint8_t *proof; /* borrowed */
+    size_t proof_len;
+} sz_msg_proof_item_t;
+typedef struct sz_msg_audit_proof_s {
+    uint8_t count;
+    sz_msg_proof_item_t items[SZ_MSG_MAX_PROVE];
+} sz_msg_audit_proof_t;
+int sz_msg_audit_proof_encode(const sz_msg_audit_proof_t *m, uint8_t *out, size_t cap,
+                              size_t *out_len);
+int sz_msg_audit_proof_decode(sz_msg_audit_proof_t *m, const uint8_t *in, size_t len);
+
+/* Returns the message type's name ("SUBMIT"), or "UNKNOWN". Never NULL. */
 const char *sz_msg_type_name(unsigned type);
 
 #endif

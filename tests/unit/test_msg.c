@@ -480,7 +480,9 @@ static void test_status(void **state) {
     sz_msg_peer_t peers[1] = {{.address = (const uint8_t *)"10.0.0.1:7433",
                                .address_len = 13,
                                .connected = 1,
-                               .last_seen = 99}};
+                               .last_seen = 99,
+                               .lag = 7,
+                               .checkpoint = 12}};
     memset(peers[0].key, 4, 32);
     s.npeers = 1;
     s.peers = peers;
@@ -494,9 +496,11 @@ static void test_status(void **state) {
     assert_int_equal(d.npeers, 1);
     assert_int_equal(g_peers[0].address_len, 13);
     assert_int_equal(g_peers[0].last_seen, 99);
+    assert_int_equal(g_peers[0].lag, 7);
+    assert_int_equal(g_peers[0].checkpoint, 12);
     assert_int_equal(sz_tree_head_verify(&d.tree_head), 0);
     check_strict(dec_status_ok, &d, b, n, 0);
-    b[n - 9] = 2; /* connected must be 0 or 1 */
+    b[n - 25] = 2; /* connected must be 0 or 1 */
     assert_int_equal(dec_status_ok(&d, b, n), SZ_E_MALFORMED);
     free(b);
     s.npeers = 0;
@@ -511,7 +515,9 @@ static void test_type_names(void **state) {
     assert_string_equal(sz_msg_type_name(SZ_MSG_SUBMIT), "SUBMIT");
     assert_string_equal(sz_msg_type_name(SZ_MSG_STATUS_OK), "STATUS_OK");
     assert_string_equal(sz_msg_type_name(SZ_MSG_HELLO), "HELLO");
-    assert_string_equal(sz_msg_type_name(20), "RESERVED");
+    assert_string_equal(sz_msg_type_name(20), "PEERS");
+    assert_string_equal(sz_msg_type_name(31), "AUDIT_PROOF");
+    assert_string_equal(sz_msg_type_name(32), "UNKNOWN");
     assert_string_equal(sz_msg_type_name(0), "UNKNOWN");
     assert_string_equal(sz_msg_type_name(200), "UNKNOWN");
 }
