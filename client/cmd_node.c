@@ -1200,6 +1200,8 @@ int sz__node_history(sz_cli_t *cli, sz_net_t *net, const char *id, json_t **arr_
     json_t *arr = json_array();
     uint8_t *seen = NULL; /* version hashes so far, to check parents come first */
     size_t nseen = 0, capseen = 0;
+    uint8_t *unsent = NULL; /* parents named but not (yet) sent */
+    size_t nunsent = 0, capunsent = 0;
     rc = sz_msg_history_encode(&h, buf, sizeof(buf), &n);
     uint32_t req = sz_net_next_id(net);
     if (rc == 0)
@@ -1261,12 +1263,27 @@ int sz__node_history(sz_cli_t *cli, sz_net_t *net, const char *id, json_t **arr_
                 problem = "it is not the record that was asked for";
             else if (nseen > 0 && sodium_memcmp(vid, rid, 32) != 0)
                 problem = "versions of different records were mixed";
+            /* A parent may be missing from the stream (a node does not send a version whose
+             * body it purged after a retraction), but it must never come after its child. */
+            for (size_t j = 0; problem == NULL && j < nunsent; j++)
+                if (memcmp(unsent + 32 * j, version, 32) == 0)
+                    problem = "a version came before its parent";
             for (unsigned i = 0; problem == NULL && i < rec.nparents; i++) {
                 int found = 0;
                 for (size_t j = 0; j < nseen && !found; j++)
                     found = memcmp(seen + 32 * j, rec.parents + 32 * i, 32) == 0;
-                if (!found)
-                    problem = "a version came before its parent";
+                if (found)
+                    continue;
+                if (nunsent == capunsent) {
+                    capunsent = capunsent ? capunsent * 2 : 16;
+                    uint8_t *p = realloc(unsent, capunsent * 32);
+                    if (p == NULL) {
+                        rc = sz_cli_fail(cli, "out of memory");
+                        goto out;
+                    }
+                    unsent = p;
+                }
+                memcpy(unsent + 32 * nunsent++, rec.parents + 32 * i, 32);
             }
         }
         if (problem != NULL) {
@@ -1307,6 +1324,7 @@ int sz__node_history(sz_cli_t *cli, sz_net_t *net, const char *id, json_t **arr_
     *nout = nseen;
     rc = SZ_EXIT_OK;
 out:
+    free(unsent);
     free(seen);
     json_decref(arr);
     return rc;

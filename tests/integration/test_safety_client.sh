@@ -75,6 +75,10 @@ python3 -c 'import json; j=json.load(open("out")); assert j["sealed"] and not j[
     ok "get --json by a non-recipient: sealed, not opened, no body" || bad "non-recipient --json" "$(cat out)"
 expect_ok "get without any key (throwaway identity)" env -u SAMIZDAT_KEY "$SAMIZDAT" get "$sid"
 grep -q "$marker" out && bad "anonymous get shows no marker" "marker shown" || ok "anonymous get shows no marker"
+mkdir -p config/samizdat && cp archivist.key config/samizdat/secret.key
+expect_ok "get with no key named opens with the default key" env -u SAMIZDAT_KEY "$SAMIZDAT" get "$sid"
+grep -q "$marker" out && ok "the default key (a recipient) opens it" || bad "default key opens" "$(cat out)"
+rm -f config/samizdat/secret.key
 
 [ "$(sha256sum sealed.rec | cut -c1-64)" = "$sid" ] && ok "get -o writes the envelope (sha256 = id)" ||
     bad "get -o envelope" "hash differs"
