@@ -338,6 +338,9 @@ static int challenge_theirs(audit_t *a, size_t from, size_t to) {
             memcpy(it->hash, r.items[i].version_hash, 32);
             it->their_status = r.items[i].status;
             memcpy(it->their, r.items[i].digest, 32);
+            /* A node that lost a logged entry's bytes cannot name it: missing, not forked. */
+            if (r.items[i].status == SZ_PROVE_NOT_HELD && sodium_is_zero(it->hash, 32))
+                continue;
             sz_merkle_leaf_hash(leaf, it->hash, 32);
             if (r.items[i].status == SZ_PROVE_BAD_INDEX ||
                 sz_merkle_verify_inclusion(leaf, it->index, a->peer_head.size, r.items[i].proof,

@@ -146,6 +146,14 @@ static int answer_prove(sz_store_t *st, const uint8_t *req, size_t len, sz_audit
         }
         uint64_t next = 0;
         rc = sz_store_log(st, qi->index, 1, leaf_cb, it->version_hash, &next);
+        if (rc == SZ_E_CORRUPT) {
+            /* The entry's bytes no longer hash to what was logged, so its version hash is lost:
+             * say plainly that this node does not hold it (the auditor reports it missing). */
+            memset(it->version_hash, 0, 32);
+            it->status = SZ_PROVE_NOT_HELD;
+            rc = 0;
+            continue;
+        }
         if (rc < 0)
             break;
         if (next != qi->index + 1) {
