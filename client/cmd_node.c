@@ -524,9 +524,9 @@ static void body_free(uint8_t *body, size_t len) {
 /* Seals plain (borrowed) for a record of kind by the owner of sk to r's recipients and, unless
  * --no-self, to the author's own key. On success *out is malloc'd (free()). Prints why on
  * failure. */
-static int seal_body(sz_cli_t *cli, uint8_t kind, const uint8_t sk[static 64],
-                     const sz__recipients_t *r, const uint8_t *plain, size_t len, uint8_t **out,
-                     size_t *out_len, size_t *nrecipients) {
+int sz__seal_body(sz_cli_t *cli, uint8_t kind, const uint8_t sk[static 64],
+                  const sz__recipients_t *r, const uint8_t *plain, size_t len, uint8_t **out,
+                  size_t *out_len, size_t *nrecipients) {
     uint8_t keys[SZ_SEAL_MAX_RECIPIENTS * 32];
     size_t n = r->n;
     memcpy(keys, r->keys, 32 * n);
@@ -693,7 +693,8 @@ int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
     size_t payload_len = body_len;
     uint8_t flags = 0;
     if (r->n > 0) {
-        rc = seal_body(cli, (uint8_t)kind, sk, r, body, body_len, &sealed, &sealed_len, &nrecip);
+        rc =
+            sz__seal_body(cli, (uint8_t)kind, sk, r, body, body_len, &sealed, &sealed_len, &nrecip);
         if (rc != SZ_EXIT_OK)
             goto out;
         /* The plaintext is not needed any more; only the ciphertext leaves this process. */
@@ -811,7 +812,7 @@ int sz__node_amend(sz_cli_t *cli, sz_net_t *net, const uint8_t sk[static 64], co
     size_t payload_len = body_len;
     uint8_t flags = 0;
     if (r->n > 0) {
-        rc = seal_body(cli, f.rec.kind, sk, r, body, body_len, &sealed, &sealed_len, nrecip);
+        rc = sz__seal_body(cli, f.rec.kind, sk, r, body, body_len, &sealed, &sealed_len, nrecip);
         if (rc != SZ_EXIT_OK)
             goto out;
         body_free(body, body_len);
@@ -1063,6 +1064,35 @@ static int key_named(const sz_cli_t *cli) {
     return (cli->key_path != NULL && cli->key_path[0] != '\0') || (env != NULL && env[0] != '\0');
 }
 
+int sz__open_sealed(sz_cli_t *cli, const uint8_t *sk, const sz_record_t *rec, uint8_t **plain,
+                    size_t *plen) {
+    *plain = NULL;
+    *plen = 0;
+    uint8_t *own = NULL;
+    int rc;
+    if (sk == NULL) {
+        /* A named key, else the default key if there is one; reading needs no key otherwise. */
+        char path[PATH_MAX];
+        int is_default = 0;
+        if (key_named(cli) || (sz_cli_key_path(cli, path, sizeof(path), &is_default) == 0 &&
+                               access(path, R_OK) == 0)) {
+            if ((rc = sz_cli_load_secret_key(cli, &own)) != SZ_EXIT_OK)
+                return rc;
+        }
+        sk = own;
+    }
+    if (sk == NULL)
+        return SZ_EXIT_OK;
+    rc = sz_unseal(rec->body, rec->body_len, rec->kind, rec->author, sk, plain, plen);
+    sz_secretkey_free(own);
+    if (rc == 0 || rc == SZ_E_SEALED)
+        return SZ_EXIT_OK;
+    return sz_cli_fail(cli,
+                       "the sealed body does not open although it has a slot for your key: %s "
+                       "(its author sealed it wrongly, or it was damaged before it was signed)",
+                       sz_strerror(rc));
+}
+
 int sz_cmd_get(sz_cli_t *cli, int argc, char **argv) {
     get_args_t a = {NULL, NULL};
     int nop = 0;
@@ -1099,26 +1129,10 @@ int sz_cmd_get(sz_cli_t *cli, int argc, char **argv) {
     if (f.rec.flags & SZ_FLAG_SEALED) {
         op.sealed = 1;
         op.info_ok = sz_seal_parse(f.rec.body, f.rec.body_len, &op.info) == 0;
-        /* Without a named key, the default key opens sealed records if there is one. */
-        char path[PATH_MAX];
-        int is_default = 0;
-        if (sk == NULL && sz_cli_key_path(cli, path, sizeof(path), &is_default) == 0 &&
-            access(path, R_OK) == 0 && (rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK) {
-            sz__fetched_free(&f);
-            return rc;
-        }
-        int orc = SZ_E_SEALED;
-        if (sk != NULL)
-            orc = sz_unseal(f.rec.body, f.rec.body_len, f.rec.kind, f.rec.author, sk, &op.plain,
-                            &op.plain_len);
-        if (orc != 0 && orc != SZ_E_SEALED) {
+        if ((rc = sz__open_sealed(cli, sk, &f.rec, &op.plain, &op.plain_len)) != SZ_EXIT_OK) {
             sz__fetched_free(&f);
             sz_secretkey_free(sk);
-            return sz_cli_fail(cli,
-                               "the sealed body does not open although it has a slot for your "
-                               "key: %s (its author sealed it wrongly, or it was damaged before "
-                               "it was signed)",
-                               sz_strerror(orc));
+            return rc;
         }
         if (op.plain != NULL)
             op.schema_rc = sz_schema_validate(f.rec.kind, op.plain, op.plain_len, NULL);

@@ -4,11 +4,14 @@
 #include "encoding.h"
 #include "error.h"
 #include "keyfile.h"
+#include "node_ops.h"
 #include "record.h"
 #include "schema.h"
+#include "seal.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,7 +19,7 @@
 
 const char sz_usage_sign[] =
     "usage: samizdat [--key FILE] sign testimony|case FILE.json -o OUT [--parent HASH]...\n"
-    "                [--record ID] [--force] [--json]\n"
+    "                [--record ID] [--seal-to KEY]... [--no-self] [--force] [--json]\n"
     "\n"
     "Signs the JSON body in FILE.json, byte for byte as it is (it is never re-serialised), into\n"
     "the record file OUT. The body is first checked against the kind's schema. The key is read\n"
@@ -29,6 +32,9 @@ const char sz_usage_sign[] =
     "  --parent HASH      a parent version (64 hex); repeat for a merge of several versions\n"
     "  --record ID        the record id (64 hex) a new version belongs to: required with\n"
     "                     --parent, since offline the parents' records are not at hand\n"
+    "  --seal-to KEY      seal the body to this recipient (key text or .pub file; repeat),\n"
+    "                     as 'samizdat submit' does: your own key is added unless --no-self\n"
+    "  --no-self          do not add your own key as a recipient\n"
     "  --force            replace OUT if it exists\n"
     "  --json             print the result as JSON\n";
 
@@ -52,7 +58,9 @@ const char sz_usage_show[] =
     "is pretty-printed for people (control characters escaped). With --json the output is the\n"
     "verify object plus \"body\" (the body parsed as JSON, re-serialised for convenience) and\n"
     "\"body_text\" (the exact signed bytes as a string; use this to quote the record).\n"
-    "A record that fails its signature or schema check is not shown.\n"
+    "A record that fails its signature or schema check is not shown. A sealed record is opened\n"
+    "here when --key, $SAMIZDAT_KEY or the default key is one of its recipients (the\n"
+    "plaintext goes to stdout only); otherwise show says it is sealed.\n"
     "\n"
     "  --json         print the result as one JSON object\n"
     "  --unverified   show the contents even when the signature or schema check fails,\n"
@@ -279,17 +287,37 @@ int sz_cmd_show(sz_cli_t *cli, int argc, char **argv) {
                            MAX_INPUT_PATH, path, problem);
     }
     int sealed = (c.rec.flags & SZ_FLAG_SEALED) != 0;
+    /* A sealed record whose signature holds is opened when our key is a recipient. */
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    int plain_schema = 0;
+    if (sealed && c.sig_rc == 0) {
+        if ((rc = sz__open_sealed(cli, NULL, &c.rec, &plain, &plain_len)) != SZ_EXIT_OK) {
+            free(c.buf);
+            return rc;
+        }
+        if (plain != NULL)
+            plain_schema = sz_schema_validate(c.rec.kind, plain, plain_len, NULL);
+    }
+    const uint8_t *shown = plain != NULL ? plain : sealed ? NULL : c.rec.body;
+    size_t shown_len = plain != NULL ? plain_len : c.rec.body_len;
     /* Parsed only for display; the signed bytes stay in body_text. */
     json_t *body = NULL;
-    if (!sealed)
-        body = json_loadb((const char *)c.rec.body, c.rec.body_len,
-                          JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    if (shown != NULL)
+        body = json_loadb((const char *)shown, shown_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                          NULL);
     if (cli->json) {
         json_t *o = record_json(path, &c, problem);
+        if (sealed) {
+            json_object_set_new(o, "opened", json_boolean(plain != NULL));
+            if (plain != NULL)
+                json_object_set_new(o, "schema",
+                                    json_string(plain_schema == 0 ? "ok" : "does not match"));
+        }
         json_object_set_new(o, "body", body != NULL ? body : json_null());
         json_t *text = NULL;
-        if (!sealed)
-            text = json_stringn((const char *)c.rec.body, c.rec.body_len);
+        if (shown != NULL)
+            text = json_stringn((const char *)shown, shown_len);
         json_object_set_new(o, "body_text", text != NULL ? text : json_null());
         dump_json(o);
         json_decref(o);
@@ -298,26 +326,32 @@ int sz_cmd_show(sz_cli_t *cli, int argc, char **argv) {
             printf("UNVERIFIED: %s\n", problem);
         print_record(&c, path);
         printf("signature  %s\n", c.sig_rc == 0 ? "ok" : "DOES NOT VERIFY");
-        printf("schema     %s\n", sealed             ? "not checked (sealed)"
+        if (sealed && plain != NULL)
+            printf("opened     here with your key (a recipient)\n");
+        printf("schema     %s\n", plain != NULL      ? (plain_schema == 0 ? "ok" : "DOES NOT MATCH")
+                                  : sealed           ? "not checked (sealed)"
                                   : c.schema_rc == 0 ? "ok"
                                                      : "DOES NOT MATCH");
         printf("\n");
-        if (sealed) {
+        if (sealed && plain == NULL) {
             printf("(the body is sealed: %u bytes of ciphertext for its recipients)\n",
                    (unsigned)c.rec.body_len);
         } else if (body != NULL) {
             char *pretty = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             if (pretty != NULL) {
                 sz_cli_print_safe(stdout, pretty, strlen(pretty));
+                sodium_memzero(pretty, strlen(pretty));
                 free(pretty);
             }
             printf("\n");
         } else {
-            sz_cli_print_safe(stdout, (const char *)c.rec.body, c.rec.body_len);
+            sz_cli_print_safe(stdout, (const char *)shown, shown_len);
             printf("\n");
         }
         json_decref(body);
     }
+    if (plain != NULL)
+        sodium_free(plain);
     free(c.buf);
     if (problem != NULL)
         return sz_cli_fail(cli, "%.*s: %s (shown UNVERIFIED)", MAX_INPUT_PATH, path, problem);
@@ -332,6 +366,8 @@ static const sz_cli_option_t sign_options[] = {
     {"record", 0, 1, OPT_RECORD},
     {"output", 'o', 1, OPT_OUTPUT},
     {"force", 0, 0, OPT_FORCE},
+    {"seal-to", 0, 1, SZ__OPT_SEAL_TO},
+    {"no-self", 0, 0, SZ__OPT_NO_SELF},
     {NULL, 0, 0, 0},
 };
 
@@ -342,6 +378,7 @@ typedef struct sign_args_s {
     int have_record;
     const char *output;
     int force;
+    sz__recipients_t r;
 } sign_args_t;
 
 static int sign_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
@@ -369,6 +406,8 @@ static int sign_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
     case OPT_FORCE:
         a->force = 1;
         break;
+    default:
+        return sz__recipients_option(cli, &a->r, id, arg);
     }
     return SZ_CLI_GO;
 }
@@ -399,6 +438,8 @@ int sz_cmd_sign(sz_cli_t *cli, int argc, char **argv) {
                                        "belong to)");
     if (a.have_record && a.nparents == 0)
         return sz_cli_usage_error(cli, "--record needs at least one --parent");
+    if (a.r.no_self && a.r.n == 0)
+        return sz_cli_usage_error(cli, "--no-self needs --seal-to: name the recipients");
     if (!a.force && access(a.output, F_OK) == 0)
         return sz_cli_fail(cli, "%.*s already exists (use --force to replace it)", MAX_INPUT_PATH,
                            a.output);
@@ -424,12 +465,30 @@ int sz_cmd_sign(sz_cli_t *cli, int argc, char **argv) {
 
     uint8_t *sk = NULL;
     if ((rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK) {
+        sodium_memzero(body, body_len);
         free(body);
         return rc;
     }
+    uint8_t flags = 0;
+    if (a.r.n > 0) {
+        uint8_t *sealed = NULL;
+        size_t sealed_len = 0, nrecip = 0;
+        rc = sz__seal_body(cli, (uint8_t)kind, sk, &a.r, body, body_len, &sealed, &sealed_len,
+                           &nrecip);
+        /* Only the ciphertext is kept; the plaintext copy is wiped either way. */
+        sodium_memzero(body, body_len);
+        free(body);
+        body = sealed;
+        body_len = sealed_len;
+        if (rc != SZ_EXIT_OK) {
+            sz_secretkey_free(sk);
+            return rc;
+        }
+        flags = SZ_FLAG_SEALED;
+    }
     sz_record_fields_t f = {
         .kind = (uint8_t)kind,
-        .flags = 0,
+        .flags = flags,
         .created = now_ms(),
         .record_id = a.have_record ? a.record_id : NULL,
         .parents = a.nparents > 0 ? a.parents : NULL,

@@ -105,4 +105,19 @@ int sz__node_amend(sz_cli_t *cli, sz_net_t *net, const uint8_t sk[static 64], co
                    const char *path, const sz__recipients_t *r, sz_msg_submitted_t *ack,
                    size_t *nrecip);
 
+/* Seals plain (borrowed, len bytes) for a record of kind by the owner of sk (borrowed) to r's
+ * recipients and, unless r->no_self, to the author's own key. On success *out is malloc'd (the
+ * caller frees it) and *nrecipients the number of distinct recipients. Prints why on failure. */
+int sz__seal_body(sz_cli_t *cli, uint8_t kind, const uint8_t sk[static 64],
+                  const sz__recipients_t *r, const uint8_t *plain, size_t len, uint8_t **out,
+                  size_t *out_len, size_t *nrecipients);
+
+/* Opens the sealed body of rec (borrowed, already verified) with sk (borrowed), or when sk is
+ * NULL with the key named by --key or $SAMIZDAT_KEY, else the default key if it exists. On success
+ * *plain is the sodium_malloc'd plaintext (the caller releases it with sodium_free) or NULL when
+ * there is no key or the key is not a recipient. Prints why and fails when a slot opens but the
+ * body does not (a damaged or dishonestly sealed body). */
+int sz__open_sealed(sz_cli_t *cli, const uint8_t *sk, const sz_record_t *rec, uint8_t **plain,
+                    size_t *plen);
+
 #endif

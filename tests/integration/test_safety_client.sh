@@ -86,6 +86,22 @@ grep -q "$marker" sealed.rec && bad "the envelope holds no plaintext" "marker in
     ok "the envelope file holds no plaintext"
 expect_ok "samizdat verify the sealed envelope" "$SAMIZDAT" verify sealed.rec
 
+echo "# offline: sign --seal-to, show"
+expect_ok "sign --seal-to (offline)" "$SAMIZDAT" sign testimony sealed.json -o offline.rec --seal-to "$archivist"
+grep -q "$marker" offline.rec && bad "the offline record holds no plaintext" "marker found" ||
+    ok "the offline sealed record holds no plaintext"
+expect_ok "verify the offline sealed record" "$SAMIZDAT" --json verify offline.rec
+[ "$(json_get out 'j["sealed"]')" = "true" ] && ok "verify says sealed" || bad "verify sealed" "$(cat out)"
+expect_ok "show by a recipient" "$SAMIZDAT" --key archivist.key show offline.rec
+grep -q "$marker" out && grep -q "^schema     ok" out && ok "show opens it for a recipient, schema ok" ||
+    bad "show opens" "$(cat out)"
+expect_ok "show --json by the author" "$SAMIZDAT" --json show offline.rec
+python3 -c 'import json,sys; j=json.load(open("out")); assert j["opened"] and sys.argv[1] in j["body_text"]' "$marker" &&
+    ok "show --json by the author (own key added): opened, body_text" || bad "show --json author" "$(head -c 500 out)"
+expect_ok "show by a non-recipient" "$SAMIZDAT" --key eve.key show offline.rec
+grep -q "$marker" out && bad "show by a non-recipient" "marker shown" ||
+    { grep -q "the body is sealed" out && ok "show by a non-recipient says sealed, no plaintext" || bad "show non-recipient" "$(cat out)"; }
+
 echo "# sealed amend"
 expect_fail "amend a sealed record without --seal-to is refused" "is sealed: name its recipients again with --seal-to" \
     "$SAMIZDAT" amend "$sid" sealed2.json
