@@ -11,8 +11,6 @@ set -u
 # shellcheck source=node_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/node_lib.sh"
 
-"$SAMIZDAT" keygen -o alice.key --no-passphrase >/dev/null 2>&1 || bad "keygen" "failed"
-export SAMIZDAT_KEY=$work/alice.key
 
 # body N: a minimal testimony whose title holds a unique marker.
 body() {
@@ -53,12 +51,15 @@ echo "# node A with 6 records; node B a copy of A's archive under its own key"
 start_daemon "$work/A" || { bad "node A starts" "see log"; finish; }
 A_PID=$DAEMON_PID
 A=$(cat A/invite)
+# Nodes serve audit requests to mirrors and admins: A's admin key is made an admin of B too.
+export SAMIZDAT_KEY=$work/A/admin.key
+ADMIN=(--admin "$work/A/admin.key.pub")
 submit_to "$A" 1 6
 "$SAMIZDATD" --backup A Abak >/dev/null 2>&1 && ok "backup of A" || bad "backup of A" "failed"
-start_daemon "$work/B" || { bad "node B starts" "see log"; finish; }
+start_daemon "$work/B" "${ADMIN[@]}" || { bad "node B starts" "see log"; finish; }
 stop_daemon "$DAEMON_PID"
 cp Abak/data.mdb B/data.mdb && rm -f B/lock.mdb
-start_daemon "$work/B" || { bad "node B restarts on the copy" "see log"; finish; }
+start_daemon "$work/B" "${ADMIN[@]}" || { bad "node B restarts on the copy" "see log"; finish; }
 B_PID=$DAEMON_PID
 B=$(cat B/invite)
 bkey=$(cut -d, -f3 B/invite)
@@ -117,7 +118,7 @@ if n == 0:
 d = d.replace(old, new)
 open(p, "wb").write(bytes(d))
 EOF
-start_daemon "$work/B" || { bad "node B restarts" "see log"; finish; }
+start_daemon "$work/B" "${ADMIN[@]}" || { bad "node B restarts" "see log"; finish; }
 B_PID=$DAEMON_PID
 B=$(cat B/invite)
 audit --sample 64
@@ -135,7 +136,7 @@ fi
 echo "# the peer's log rebuilt from scratch under the same key: REWRITTEN"
 stop_daemon "$B_PID"
 rm -f B/data.mdb B/lock.mdb
-start_daemon "$work/B" || { bad "node B starts empty" "see log"; finish; }
+start_daemon "$work/B" "${ADMIN[@]}" || { bad "node B starts empty" "see log"; finish; }
 B_PID=$DAEMON_PID
 B=$(cat B/invite)
 submit_to "$B" 101 108
@@ -155,7 +156,7 @@ run "$SAMIZDAT" --node "$A" audit "$B"
 
 stop_daemon "$B_PID"
 rm -f B/data.mdb B/lock.mdb
-start_daemon "$work/B" || { bad "node B starts empty again" "see log"; finish; }
+start_daemon "$work/B" "${ADMIN[@]}" || { bad "node B starts empty again" "see log"; finish; }
 B_PID=$DAEMON_PID
 B=$(cat B/invite)
 submit_to "$B" 201 202
