@@ -262,8 +262,9 @@ static uint32_t max_idlist_for(size_t max_len) {
     return n < SZ_RECON_MAX_IDLIST ? (uint32_t)n : SZ_RECON_MAX_IDLIST;
 }
 
-int sz_recon_check(const uint8_t *msg, size_t len, size_t max_len, size_t *nranges,
-                   int *needs_reply) {
+/* sz_recon_check, also counting the FINGERPRINT and IDLIST ranges (*asks). */
+static int check_message(const uint8_t *msg, size_t len, size_t max_len, size_t *nranges,
+                         size_t *asks) {
     if (max_len == 0)
         max_len = SZ_RECON_MAX_MESSAGE;
     if (len > max_len)
@@ -272,9 +273,9 @@ int sz_recon_check(const uint8_t *msg, size_t len, size_t max_len, size_t *nrang
         return SZ_E_PROTOCOL;
     rd_t r = {msg, len, 1};
     sz_recon_bound_t lower = bound_zero;
-    size_t n = 0;
+    size_t n = 0, a = 0;
     uint32_t max_idlist = max_idlist_for(max_len);
-    int reply = 0, prev_skip = 0;
+    int prev_skip = 0;
     while (r.pos < r.len) {
         range_t g;
         if (++n > SZ_RECON_MAX_RANGES || rd_range(&r, &lower, &g, max_idlist) != 0)
@@ -284,25 +285,39 @@ int sz_recon_check(const uint8_t *msg, size_t len, size_t max_len, size_t *nrang
             return SZ_E_PROTOCOL;
         prev_skip = g.mode == MODE_SKIP;
         if (g.mode == MODE_FINGERPRINT || g.mode == MODE_IDLIST)
-            reply = 1;
+            a++;
         lower = g.upper;
     }
     if (prev_skip)
         return SZ_E_PROTOCOL;
+    *nranges = n;
+    *asks = a;
+    return 0;
+}
+
+int sz_recon_check(const uint8_t *msg, size_t len, size_t max_len, size_t *nranges,
+                   int *needs_reply) {
+    size_t n, a;
+    int rc = check_message(msg, len, max_len, &n, &a);
+    if (rc != 0)
+        return rc;
     if (nranges != NULL)
         *nranges = n;
     if (needs_reply != NULL)
-        *needs_reply = reply;
+        *needs_reply = a > 0;
     return 0;
 }
 
 /* ---- Writer ---- */
 
-/* Room every entry must leave: a SKIP up to the overflow point (35) and the closing
- * FINGERPRINT to infinity (18), so an overflow can always be written. */
+/* Room every entry must leave so that an overflow can always be written: a SKIP up to the
+ * overflow point (35) and a FINGERPRINT from there to infinity (51). Echoing each range still to
+ * come on its own needs as much again (ECHO_ENTRY, see sz_recon_process). */
 #define SKIP_MAX 35
-#define TAIL_RESERVE (SKIP_MAX + 18)
 #define FP_ENTRY_MAX (34 + 1 + SZ_RECON_FP_LEN)
+#define TAIL_RESERVE (SKIP_MAX + FP_ENTRY_MAX)
+#define ECHO_ENTRY (SKIP_MAX + FP_ENTRY_MAX)
+#define ECHO_MAX 512 /* ranges echoed after an overflow; the rest are merged into one */
 
 typedef struct wr_s {
     uint8_t *buf;
@@ -310,11 +325,12 @@ typedef struct wr_s {
     size_t nranges;
     sz_recon_bound_t last; /* upper bound of the last entry written */
     int needs_reply;
+    size_t reserve, reserve_ranges; /* kept free for echoing the ranges still to come */
 } wr_t;
 
 static int wr_room(const wr_t *w, size_t bytes, size_t ranges) {
-    return w->pos + SKIP_MAX + bytes + TAIL_RESERVE <= w->cap &&
-           w->nranges + 1 + ranges + 2 <= SZ_RECON_MAX_RANGES;
+    return w->pos + SKIP_MAX + bytes + TAIL_RESERVE + w->reserve <= w->cap &&
+           w->nranges + 1 + ranges + 2 + w->reserve_ranges <= SZ_RECON_MAX_RANGES;
 }
 
 static void wr_u8(wr_t *w, uint8_t v) {
@@ -603,7 +619,7 @@ static int handle_idlist(sz_recon_t *r, wr_t *w, const sz_recon_bound_t *lo,
     m.nt = nt;
     m.need = r->scratch;
     m.have = w->buf + w->pos + header;
-    m.have_cap = (w->cap - w->pos - header - TAIL_RESERVE) / 32;
+    m.have_cap = (w->cap - w->pos - header - TAIL_RESERVE - w->reserve) / 32;
     int rc = r->src.iterate(r->src.ctx, lo, hi, merge_cb, &m);
     if (rc < 0)
         return rc;
@@ -681,19 +697,33 @@ static int handle_diff(sz_recon_t *r, const range_t *g) {
     return 0;
 }
 
-/* Ends the message with one FINGERPRINT over [from, infinity): the peer answers it next round. */
-static int write_tail(sz_recon_t *r, wr_t *w, const sz_recon_bound_t *from) {
+/* After an overflow: a FINGERPRINT of the local items over [lo, hi), which the peer answers
+ * next round like any other, so the work goes on at the same depth where it stopped. */
+static int write_echo(sz_recon_t *r, wr_t *w, const sz_recon_bound_t *lo,
+                      const sz_recon_bound_t *hi) {
     uint64_t count;
     uint8_t sum[32] = {0}, fp[SZ_RECON_FP_LEN];
-    int rc = r->src.sum(r->src.ctx, from, &bound_inf, &count, sum);
+    int rc = r->src.sum(r->src.ctx, lo, hi, &count, sum);
     if (rc < 0)
         return rc;
     sz_recon_fingerprint(sum, count, fp);
-    wr_entry(w, from, &bound_inf, MODE_FINGERPRINT);
+    wr_entry(w, lo, hi, MODE_FINGERPRINT);
     memcpy(w->buf + w->pos, fp, sizeof fp);
     w->pos += sizeof fp;
-    r->st.overflows++;
     return 0;
+}
+
+/* Echoes [lo, hi) on its own if that still leaves room for the merged tail, else writes the
+ * merged tail [lo, infinity) and sets *merged. */
+static int echo_or_merge(sz_recon_t *r, wr_t *w, const sz_recon_bound_t *lo,
+                         const sz_recon_bound_t *hi, size_t *echoed, int *merged) {
+    if (*echoed < ECHO_MAX && w->pos + ECHO_ENTRY + TAIL_RESERVE <= w->cap &&
+        w->nranges + 2 + 2 <= SZ_RECON_MAX_RANGES) {
+        ++*echoed;
+        return write_echo(r, w, lo, hi);
+    }
+    *merged = 1;
+    return write_echo(r, w, lo, &bound_inf);
 }
 
 static void wr_init(sz_recon_t *r, wr_t *w) {
@@ -717,8 +747,10 @@ int sz_recon_initiate(sz_recon_t *r, const uint8_t **out, size_t *out_len) {
     wr_t w;
     wr_init(r, &w);
     int rc = handle_fp(r, &w, &bound_zero, &bound_inf, NULL);
-    if (rc == OVERFLOW)
-        rc = write_tail(r, &w, &bound_zero);
+    if (rc == OVERFLOW) {
+        r->st.overflows++;
+        rc = write_echo(r, &w, &bound_zero, &bound_inf);
+    }
     if (rc < 0)
         return fail(r, rc);
     r->state = ST_RUNNING;
@@ -744,44 +776,59 @@ int sz_recon_process(sz_recon_t *r, const uint8_t *in, size_t len, const uint8_t
     r->st.bytes_in += len;
     if (r->st.messages_in > r->max_rounds)
         return fail(r, SZ_E_TOO_LARGE);
-    size_t nranges;
-    int needs_reply;
-    int rc = sz_recon_check(in, len, r->max_message, &nranges, &needs_reply);
+    size_t nranges, asks;
+    int rc = check_message(in, len, r->max_message, &nranges, &asks);
     if (rc < 0)
         return fail(r, rc);
+    int needs_reply = asks > 0;
     r->st.ranges_in += nranges;
 
+    /* If an answer does not fit, the ranges not yet answered are echoed back as fingerprints of
+     * their local items, so the peer goes on at the same depth; what does not fit (or goes past
+     * ECHO_MAX) is merged into one fingerprint to infinity, for which there is always room.
+     * Answers after the first keep room for the echoes (at most a quarter of the message). The
+     * first answer never does, so every message makes progress. */
+    size_t reserve_cap = r->max_message / 4;
     wr_t w;
     wr_init(r, &w);
     rd_t rd = {in, len, 1};
     sz_recon_bound_t lower = bound_zero;
-    int overflowed = 0;
+    int overflowed = 0, merged = 0;
+    size_t echoed = 0;
     while (rd.pos < rd.len) {
         range_t g;
         if (rd_range(&rd, &lower, &g, SZ_RECON_MAX_IDLIST) != 0)
             return fail(r, SZ_E_PROTOCOL); /* unreachable after the check */
         sz_recon_bound_t cut = lower;
+        int ask = g.mode == MODE_FINGERPRINT || g.mode == MODE_IDLIST;
+        if (ask) {
+            size_t after = --asks < ECHO_MAX ? asks : ECHO_MAX;
+            w.reserve = w.pos > 1 ? ECHO_ENTRY * after : 0;
+            w.reserve_ranges = w.pos > 1 ? 2 * after : 0;
+            if (w.reserve > reserve_cap) {
+                w.reserve = reserve_cap;
+                w.reserve_ranges = reserve_cap / ECHO_ENTRY * 2;
+            }
+        }
         rc = 0;
-        switch (g.mode) {
-        case MODE_FINGERPRINT:
-            if (!overflowed)
-                rc = handle_fp(r, &w, &lower, &g.upper, g.fp);
-            break;
-        case MODE_IDLIST:
-            if (!overflowed)
-                rc = handle_idlist(r, &w, &lower, &g.upper, g.ids1, g.n1, &cut);
-            break;
-        case MODE_DIFF:
+        if (ask && overflowed) {
+            if (!merged)
+                rc = echo_or_merge(r, &w, &lower, &g.upper, &echoed, &merged);
+        } else if (g.mode == MODE_FINGERPRINT) {
+            rc = handle_fp(r, &w, &lower, &g.upper, g.fp);
+        } else if (g.mode == MODE_IDLIST) {
+            rc = handle_idlist(r, &w, &lower, &g.upper, g.ids1, g.n1, &cut);
+        } else if (g.mode == MODE_DIFF && !merged) {
             /* A DIFF settles its range and needs no room, so it is taken in even after an
-             * overflow. */
+             * overflow (unless the range was merged into the tail, to be reconciled again). */
             rc = handle_diff(r, &g);
-            break;
-        default:
-            break;
         }
         if (rc == OVERFLOW) {
             overflowed = 1;
-            rc = write_tail(r, &w, &cut);
+            r->st.overflows++;
+            rc = bound_cmp(&cut, &g.upper) < 0
+                     ? echo_or_merge(r, &w, &cut, &g.upper, &echoed, &merged)
+                     : 0;
         }
         if (rc < 0)
             return fail(r, rc);
