@@ -35,7 +35,8 @@ const char sz_usage_audit[] =
     "     at random: half from our node's log (asked by hash), half from the peer's own log\n"
     "     (asked by leaf index, with inclusion proofs checked against its signed head). For\n"
     "     each the peer must return SHA-256(nonce || envelope), which is compared with the\n"
-    "     value computed from our node's copy.\n"
+    "     value computed from our node's copy (for a version only the peer holds, from the\n"
+    "     peer's envelope, checked against the hash its log proved, where GET can fetch it).\n"
     "Prints each MISSING (the peer does not hold it), ALTERED (other bytes) or FORKED (bad\n"
     "inclusion proof) version and the counts. Exits 1 if anything is missing, altered, forked or\n"
     "rewritten. A version our node received moments ago may show as MISSING until the peer\n"
@@ -102,6 +103,7 @@ typedef struct audit_s {
     size_t nitems;
     size_t counts[R_NRESULTS];
     unsigned verified_locally;
+    uint64_t started_ms;
 } audit_t;
 
 /* ---- Saved heads ------------------------------------------------------------------------- */
@@ -220,7 +222,7 @@ static int prove(audit_t *a, sz_net_t *net, const char *who, const sz_msg_audit_
  * (a record's id is its first version's hash). When the envelope comes back with the right hash,
  * writes SHA-256(nonce || envelope) to out and returns 1; otherwise returns 0 (not an error: the
  * node's own digest is used then). */
-static int local_digest(audit_t *a, const uint8_t hash[32], uint8_t out[32]) {
+static int local_digest(audit_t *a, sz_net_t *net, const uint8_t hash[32], uint8_t out[32]) {
     sz_msg_get_t g;
     memset(&g, 0, sizeof g);
     sz_hex_encode(g.id, hash, 32);
@@ -230,7 +232,7 @@ static int local_digest(audit_t *a, const uint8_t hash[32], uint8_t out[32]) {
     if (sz_msg_get_encode(&g, req, sizeof req, &n) != 0)
         return 0;
     sz_msg_t m;
-    if (sz_net_call(a->ours, SZ_MSG_GET, req, n, &m) != 0 || m.header.type != SZ_MSG_RECORD)
+    if (sz_net_call(net, SZ_MSG_GET, req, n, &m) != 0 || m.header.type != SZ_MSG_RECORD)
         return 0;
     sz_msg_record_t r;
     if (sz_msg_record_decode(&r, m.payload, m.len) != 0)
@@ -371,7 +373,7 @@ static int judge(audit_t *a) {
         item_t *it = &a->items[i];
         if (it->have_ref) {
             uint8_t mine[32];
-            if (local_digest(a, it->hash, mine)) {
+            if (local_digest(a, a->ours, it->hash, mine)) {
                 if (sodium_memcmp(mine, it->ref, 32) != 0) {
                     char hex[65];
                     sz_hex_encode(hex, it->hash, 32);
@@ -380,6 +382,14 @@ static int judge(audit_t *a) {
                                        "its own envelope (our node is faulty)",
                                        hex);
                 }
+                it->local = 1;
+                a->verified_locally++;
+            }
+        } else if (it->their_status == SZ_PROVE_OK && it->result != R_FORKED) {
+            /* Our node lacks it: the peer's own envelope, checked against the hash its log
+             * proved, is a reference as good as ours. */
+            if (local_digest(a, a->peer, it->hash, it->ref)) {
+                it->have_ref = 1;
                 it->local = 1;
                 a->verified_locally++;
             }
@@ -445,6 +455,8 @@ static void report(const audit_t *a) {
             json_array_append_new(items, e);
         }
         json_object_set_new(o, "items", items);
+        json_object_set_new(o, "elapsed_ms",
+                            json_integer((json_int_t)(sz__now_ms() - a->started_ms)));
         json_object_set_new(o, "result", json_string(failed(a) ? "failed" : "ok"));
         sz__dump_json(o);
         json_decref(o);
@@ -476,7 +488,8 @@ static void report(const audit_t *a) {
            "unchecked, %zu purged\n",
            a->nitems, a->counts[R_OK], a->counts[R_MISSING], a->counts[R_ALTERED],
            a->counts[R_FORKED], a->counts[R_UNCHECKED], a->counts[R_PURGED]);
-    printf("result     %s\n", failed(a) ? "FAILED" : "OK");
+    printf("result     %s (%llu ms)\n", failed(a) ? "FAILED" : "OK",
+           (unsigned long long)(sz__now_ms() - a->started_ms));
 }
 
 /* ---- The command ------------------------------------------------------------------------- */
@@ -533,6 +546,7 @@ int sz_cmd_audit(sz_cli_t *cli, int argc, char **argv) {
     audit_t a;
     memset(&a, 0, sizeof a);
     a.cli = cli;
+    a.started_ms = sz__now_ms();
     randombytes_buf(a.nonce, sizeof a.nonce);
     if ((rc = sz__node_connect(cli, NULL, &a.ours)) != SZ_EXIT_OK)
         return rc;

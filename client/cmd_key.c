@@ -225,7 +225,7 @@ static int key_backup(sz_cli_t *cli, key_args_t *a) {
 /* ---- restore --------------------------------------------------------------------------------- */
 
 /* Loads the recovery secret key file at path (asking its passphrase if it has one). */
-static int load_recovery_key(sz_cli_t *cli, const char *path, uint8_t **sk) {
+static int load_recovery_key(const sz_cli_t *cli, const char *path, uint8_t **sk) {
     sz_cli_t other = *cli;
     other.key_path = path;
     return sz_cli_load_secret_key(&other, sk);
@@ -415,7 +415,7 @@ static int key_revoke(sz_cli_t *cli, key_args_t *a) {
                            serr.message[0] ? serr.message : sz_strerror(rc));
     }
     sz_net_t *net = NULL;
-    sz_msg_submitted_t ack;
+    sz_msg_submitted_t ack = {0};
     if ((rc = sz__node_connect(cli, sk, &net)) == SZ_EXIT_OK)
         rc = sz__node_sign_submit(cli, net, SZ_KIND_REVOCATION, (const uint8_t *)body, len, sk,
                                   &ack);

@@ -724,7 +724,7 @@ int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
     }
     if ((rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK)
         goto out;
-    sz_msg_submitted_t ack;
+    sz_msg_submitted_t ack = {0};
     memset(&ack, 0, sizeof(ack));
     if ((rc = sz__node_submit(cli, net, env, env_len, version, &ack)) != SZ_EXIT_OK)
         goto out;
@@ -894,7 +894,7 @@ int sz_cmd_amend(sz_cli_t *cli, int argc, char **argv) {
         goto out;
     if ((rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK)
         goto out;
-    sz_msg_submitted_t ack;
+    sz_msg_submitted_t ack = {0};
     if ((rc = sz__node_amend(cli, net, sk, id, path, r, &ack, &nrecip)) != SZ_EXIT_OK)
         goto out;
     print_ack(cli, &ack, 1, nrecip);

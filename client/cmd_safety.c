@@ -144,7 +144,7 @@ static int submit_retraction(sz_cli_t *cli, sz_net_t *net, const uint8_t sk[stat
                            "2000 characters?); nothing was sent",
                            serr.message[0] ? serr.message : sz_strerror(rc));
     }
-    sz_msg_submitted_t ack;
+    sz_msg_submitted_t ack = {0};
     rc = sz__node_sign_submit(cli, net, SZ_KIND_RETRACTION, (const uint8_t *)body, len, sk, &ack);
     free(body);
     if (rc != SZ_EXIT_OK)
@@ -309,7 +309,7 @@ int sz_cmd_redact(sz_cli_t *cli, int argc, char **argv) {
                          RETRACT_MAX_VERSIONS);
         goto out;
     }
-    sz_msg_submitted_t ack;
+    sz_msg_submitted_t ack = {0};
     if ((rc = sz__node_amend(cli, net, sk, idhex, path, &a->r, &ack, &nrecip)) != SZ_EXIT_OK)
         goto out;
     if (!cli->json) {
