@@ -150,6 +150,11 @@ else
 fi
 [ "$(jq_ 'j["previous_head"]["size"]')" = 6 ] && ok "the saved head was compared (size 6)" ||
     bad "previous head" "$(cat out)"
+# The peer's 8 versions are not ours: each is checked against the peer's own envelope, fetched
+# and hashed here; ours are all missing there.
+[ "$(jq_ 'j["ok"]')" = 8 ] && [ "$(jq_ 'j["unchecked"]')" = 0 ] && [ "$(jq_ 'j["missing"]')" = 10 ] &&
+    ok "peer-only versions checked against the peer's own envelopes; ours all MISSING" ||
+    bad "peer-only versions" "$(cat out)"
 run "$SAMIZDAT" --node "$A" audit "$B"
 [ "$st" -eq 1 ] && grep -q "^REWRITTEN .*dropped or rewritten" out &&
     ok "plain output says REWRITTEN; the failed head did not replace the saved one" ||
