@@ -234,6 +234,11 @@ expect_ok "key restore with the backup passphrase" env SAMIZDAT_PASSPHRASE_FILE=
 [ "$(stat -c %a restored.key)" = "600" ] && ok "the restored key file is mode 0600" || bad "restored mode" "$(stat -c %a restored.key)"
 expect_ok "key show of the restored key" env SAMIZDAT_PASSPHRASE_FILE="$work/key.pass" "$SAMIZDAT" --key restored.key key show
 [ "$(cat out)" = "$alice" ] && ok "the restored key has the same public key" || bad "restored public key" "$(cat out)"
+expect_ok "a passphrase-protected recipient key opens a sealed record" env SAMIZDAT_PASSPHRASE_FILE="$work/key.pass" \
+    "$SAMIZDAT" --key restored.key get "$sid" --version "$sid"
+grep -q "$marker" out && ok "the restored (protected) author key reads the sealed testimony" || bad "protected key opens" "$(cat out)"
+expect_fail "a wrong key passphrase is one clear line" "wrong passphrase" env SAMIZDAT_PASSPHRASE_FILE="$work/wrong.pass" \
+    "$SAMIZDAT" --key restored.key get "$sid"
 expect_ok "sign with the restored key" env SAMIZDAT_PASSPHRASE_FILE="$work/key.pass" \
     "$SAMIZDAT" --key restored.key --json submit case "$EXAMPLES/case-georgia.json"
 cid=$(json_get out 'j["record_id"]')
@@ -303,6 +308,16 @@ elif [ "$st" -eq 0 ]; then
 else
     bad "revoked key's record" "$(cat err)"
 fi
+expect_ok "revoke another key (as an admin would)" "$SAMIZDAT" --key archivist.key --json key revoke --key-to-revoke eve.key.pub --reason superseded
+rev2=$(json_get out 'j["revocation"]')
+[ "$(json_get out 'j["key"]')" = "$(sed -n 2p eve.key.pub)" ] && [ "$(json_get out 'j["self"]')" = "false" ] &&
+    ok "key revoke --key-to-revoke names the other key" || bad "revoke other" "$(cat out)"
+expect_ok "get the admin's revocation" "$SAMIZDAT" --json get "$rev2"
+python3 - "$(sed -n 2p eve.key.pub)" "$archivist" <<'EOF2' && ok "signed by the admin, naming the revoked key, default reason kept" || bad "admin revocation" "$(head -c 600 out)"
+import json, sys
+j = json.load(open("out"))
+assert j["author"] == sys.argv[2] and j["body"] == {"key": sys.argv[1], "reason": "superseded"}, j
+EOF2
 expect_fail "revoke with a bad --effective" "does not match its schema" "$SAMIZDAT" key revoke --effective yesterday
 expect_fail "revoke with a bad --key-to-revoke" "neither a public key" "$SAMIZDAT" key revoke --key-to-revoke nonsense
 
