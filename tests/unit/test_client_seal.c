@@ -150,7 +150,8 @@ static uint8_t *sealed_record(const uint8_t *author_sk, const sz__recipients_t *
     assert_int_equal(sz__seal_body(&cli, SZ_KIND_TESTIMONY, author_sk, r, (const uint8_t *)body,
                                    strlen(body), &sealed, &sealed_len, nrecip),
                      SZ_EXIT_OK);
-    assert_null(memmem(sealed, sealed_len, "MARKER", 6));
+    for (size_t i = 0; i + 6 <= sealed_len; i++)
+        assert_true(memcmp(sealed + i, "MARKER", 6) != 0);
     sz_record_fields_t f = {.kind = SZ_KIND_TESTIMONY,
                             .flags = SZ_FLAG_SEALED,
                             .created = 1,
