@@ -123,7 +123,7 @@ static int state_path(const uint8_t key[32], char *out, size_t cap) {
 }
 
 /* Loads the last head verified for key. Returns 1 when one was loaded, 0 when there is none, -1
- * when the file is damaged (reported). */
+ * when the file is unreadable or damaged (printed). */
 static int load_prev(audit_t *a, const uint8_t key[32]) {
     char path[PATH_MAX];
     if (state_path(key, path, sizeof path) != 0)
@@ -134,13 +134,14 @@ static int load_prev(audit_t *a, const uint8_t key[32]) {
     if (rc == -ENOENT)
         return 0;
     if (rc != 0) {
-        sz_cli_warn("cannot read the saved head %s: %s", path, sz_strerror(rc));
+        sz_cli_fail(a->cli, "cannot read the saved head %s: %s", path, sz_strerror(rc));
         return -1;
     }
     rc = sz_tree_head_open(&a->prev_head, buf, len);
     free(buf);
     if (rc != 0 || sodium_memcmp(a->prev_head.node_key, key, 32) != 0) {
-        sz_cli_warn("the saved head %s is damaged or not this peer's; remove it to start over",
+        sz_cli_fail(a->cli,
+                    "the saved head %s is damaged or not this peer's; remove it to start over",
                     path);
         return -1;
     }
@@ -499,7 +500,7 @@ static int check_history(audit_t *a) {
     size_t plen = 0;
     int have = load_prev(a, sz_net_node_key(a->peer));
     if (have < 0)
-        return sz_cli_fail(a->cli, "the saved head of this peer is damaged");
+        return SZ_EXIT_FAIL;
     a->have_prev = have;
     uint64_t from = have ? a->prev_head.size : 0;
     int rc = fetch_head(a, a->peer, "peer", from, &a->peer_head, proof, &plen);

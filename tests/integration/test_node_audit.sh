@@ -174,6 +174,19 @@ else
     bad "rewritten shorter" "exit $st: $(cat out err)"
 fi
 
+echo "# the saved head"
+saved=$XDG_CONFIG_HOME/samizdat/audit/$hex
+size=$(python3 -c 'import sys; print(int.from_bytes(open(sys.argv[1], "rb").read(8), "big"))' "$saved")
+[ "$size" = 6 ] && ok "after the failures the saved head is still the one of size 6" ||
+    bad "saved head kept" "size $size"
+printf 'garbage' >"$saved"
+expect_fail "a damaged saved head stops the audit" "saved head .* is damaged" \
+    "$SAMIZDAT" --node "$A" audit "$B"
+rm -f "$saved"
+audit
+[ "$(jq_ 'j["consistency"]')" = first ] && ok "with the saved head removed the audit starts over" ||
+    bad "start over" "$(cat out err)"
+
 daemon_alive "$A_PID" && daemon_alive "$B_PID" && ok "both daemons still run" ||
     bad "daemons" "one died"
 finish
