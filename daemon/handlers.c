@@ -15,6 +15,7 @@
 #include "error.h"
 #include "log.h"
 #include "server_int.h"
+#include "sync.h"
 
 /* Responses to one request are capped so a huge history cannot pin unbounded memory. */
 #define MAX_RESPONSE_BYTES (16u << 20)
@@ -371,7 +372,22 @@ static void do_status(read_job_t *j, sz_server_t *s) {
     m.records = stats.records;
     m.versions = stats.versions;
     m.fts_lag = stats.versions > stats.fts_seq ? stats.versions - stats.fts_seq : 0;
+    /* Replication: each peer's lag (sync.c), and the digest of the whole version set, which
+     * equals a peer's exactly when both hold the same versions. */
+    rc = sz_store_set_digest(s->store, &m.set_count, m.set_digest);
+    if (rc < 0) {
+        out_error(&j->out, rc, sz_strerror(rc));
+        return;
+    }
+    sz_msg_peer_t *peers = malloc(SZ_MSG_MAX_PEERS * sizeof *peers);
+    char(*addr)[SZ_MSG_MAX_ADDRESS + 1] = malloc(SZ_MSG_MAX_PEERS * sizeof *addr);
+    if (peers != NULL && addr != NULL) {
+        m.npeers = (uint16_t)sz_sync_status(s, peers, addr, SZ_MSG_MAX_PEERS);
+        m.peers = peers;
+    }
     out_add(&j->out, SZ_MSG_STATUS_OK, &m, enc_status_ok);
+    free(peers);
+    free(addr);
 }
 
 /* Audit requests (audit.c): the answer is one message, already encoded. */
@@ -407,6 +423,22 @@ static void do_audit(read_job_t *j, sz_server_t *s) {
     free(r.payload);
 }
 
+/* Sync requests from mirrors (sync.c): one answer message, already encoded. */
+static void do_sync_serve(read_job_t *j, sz_server_t *s) {
+    uint8_t type = 0;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    const char *why = "";
+    int rc = sz_sync_answer(s, j->type, j->req, j->len, &type, &payload, &len, &why);
+    if (rc < 0) {
+        out_error(&j->out, rc, why[0] ? why : sz_strerror(rc));
+        return;
+    }
+    raw_msg_t m = {.p = payload, .len = len};
+    out_add(&j->out, type, &m, enc_raw);
+    free(payload);
+}
+
 static void read_work(uv_work_t *w) {
     read_job_t *j = w->data;
     sz_server_t *s = j->c->srv;
@@ -426,6 +458,10 @@ static void read_work(uv_work_t *w) {
     case SZ_MSG_AUDIT_HEAD:
     case SZ_MSG_AUDIT_PROVE:
         do_audit(j, s);
+        break;
+    case SZ_MSG_SYNC:
+    case SZ_MSG_FETCH:
+        do_sync_serve(j, s);
         break;
     default:
         do_status(j, s);

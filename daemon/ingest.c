@@ -17,6 +17,7 @@
 #include "error.h"
 #include "log.h"
 #include "server_int.h"
+#include "sync.h"
 
 struct sz_submit_job_s {
     uv_work_t work;
@@ -46,6 +47,11 @@ typedef struct batch_s {
 } batch_t;
 
 static void fts_kick(sz_server_t *s);
+
+void sz_ingest_fts_kick(sz_server_t *s) {
+    s->fts_dirty = 1;
+    fts_kick(s);
+}
 
 int sz_ingest_busy(const sz_server_t *s) {
     return s->committing || s->commit_queued > 0 || s->fts_running || s->verify_pending > 0 ||
@@ -113,6 +119,11 @@ static void after_commit(uv_work_t *w, int status) {
         conns[i]->refs++;
         sz_conn_cork(conns[i]);
     }
+    /* Newly stored versions go to connected peers (live push) before the jobs are freed. */
+    for (size_t i = 0; b->rc == 0 && i < b->n; i++)
+        if (b->res[i].err == 0 && !(b->res[i].flags & SZ_PUT_EXISTED))
+            sz_sync_stored(s, b->jobs[i]->env, b->jobs[i]->len, NULL);
+    sz_sync_flush(s);
     for (size_t i = 0; i < b->n; i++)
         reply(b->jobs[i], b->res[i].err, &b->res[i]);
     for (size_t i = 0; conns != NULL && i < b->n; i++) {

@@ -10,7 +10,9 @@
 
 #include "error.h"
 #include "log.h"
+#include "reconcile.h"
 #include "server_int.h"
+#include "sync.h"
 
 const char *sz_daemon_version(void);
 
@@ -143,6 +145,7 @@ int sz_conn_send_error(sz_conn_t *c, uint32_t request_id, int code, const char *
 /* ---- Connection lifetime ---- */
 
 static void conn_free(sz_conn_t *c) {
+    sz_recon_free(c->recon);
     free(c->cork_buf);
     sz_frame_decoder_free(&c->dec);
     sz_msg_assembler_free(&c->asm_);
@@ -180,7 +183,10 @@ void sz_conn_close(sz_conn_t *c, const char *reason, int err) {
         SZ_LOG(err == 0 || err == UV_EOF ? SZ_LOG_INFO : SZ_LOG_WARN, "conn_close",
                SZ_LF_STR("peer", c->addr), SZ_LF_STR("reason", reason),
                SZ_LF_STR("err", err_text(err)));
+    int was = c->state;
     c->state = SZ_CONN_CLOSING;
+    if (c->outbound && was != SZ_CONN_CLOSING)
+        sz_sync_on_close(c);
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
@@ -209,6 +215,11 @@ void sz_conn_close(sz_conn_t *c, const char *reason, int err) {
 
 static void on_timer(uv_timer_t *t) {
     sz_conn_t *c = t->data;
+    if (c->state == SZ_CONN_READY && (c->outbound || c->role == SZ_ROLE_MIRROR)) {
+        /* Mirror links stay open while idle: sync polls them, and TCP keepalive finds dead ones. */
+        uv_timer_start(&c->timer, on_timer, c->srv->cfg->idle_timeout_ms, 0);
+        return;
+    }
     if (c->state != SZ_CONN_READY) {
         sz_conn_close(c, "handshake_timeout", SZ_E_TIMEOUT);
         return;
@@ -369,6 +380,16 @@ static void on_hello(sz_conn_t *c, const sz_msg_t *m) {
         update_reading(c);
         return;
     }
+    /* Mirroring is mutual and explicit: only keys in the peer table may speak as mirrors. */
+    if (h.role == SZ_ROLE_MIRROR && !sz_sync_is_peer(s, c->peer_key)) {
+        sz_conn_send_error(c, 0, SZ_E_DENIED, "this node does not mirror your key (peer add?)");
+        SZ_LOG(SZ_LOG_WARN, "mirror_refused", SZ_LF_STR("peer", c->addr),
+               SZ_LF_PUBKEY("key", c->peer_key));
+        c->close_when_drained = 1;
+        update_reading(c);
+        return;
+    }
+    c->role = h.role;
     sz_msg_hello_ok_t ok = {.version = version,
                             .max_message = s->cfg->max_message,
                             .max_inflight = (uint16_t)(s->cfg->max_inflight_per_conn > 65535
@@ -390,6 +411,146 @@ static void on_hello(sz_conn_t *c, const sz_msg_t *m) {
                SZ_LF_PEER("software", h.software));
 }
 
+/* ---- Outbound connections (initiator side, for sync.c) ---- */
+
+static void on_outbound_message(sz_conn_t *c, const sz_msg_t *m) {
+    if (c->state == SZ_CONN_OUT_HELLO_OK) {
+        sz_msg_hello_ok_t ok;
+        if (m->header.type != SZ_MSG_HELLO_OK || m->header.request_id != 0 ||
+            sz_msg_hello_ok_decode(&ok, m->payload, m->len) != 0 ||
+            ok.version != SZ_PROTOCOL_VERSION || sodium_memcmp(ok.node_key, c->peer_key, 32) != 0) {
+            sz_conn_close(c, m->header.type == SZ_MSG_ERROR ? "mirror_refused" : "bad_hello_ok",
+                          m->header.type == SZ_MSG_ERROR ? SZ_E_DENIED : SZ_E_PROTOCOL);
+            return;
+        }
+        c->state = SZ_CONN_READY;
+        uv_timer_start(&c->timer, on_timer, c->srv->cfg->idle_timeout_ms, 0);
+        if (c->srv->cfg->log_connections)
+            SZ_LOG(SZ_LOG_INFO, "conn_ready", SZ_LF_STR("peer", c->addr),
+                   SZ_LF_PUBKEY("key", c->peer_key), SZ_LF_STR("direction", "outbound"),
+                   SZ_LF_PEER("software", ok.software));
+        sz_sync_on_ready(c, &ok);
+        return;
+    }
+    if (c->state == SZ_CONN_READY)
+        sz_sync_on_message(c, m);
+}
+
+static void on_out_hs2(sz_conn_t *c, const uint8_t *frame, size_t len) {
+    sz_server_t *s = c->srv;
+    uint8_t payload[256];
+    size_t plen = 0;
+    uint8_t expected[32];
+    memcpy(expected, c->peer_key, 32);
+    int rc = sz_noise_read_message(c->hs, frame, len, payload, sizeof payload, &plen);
+    if (rc == 0)
+        rc = sz_noise_verify_peer(c->hs, payload, plen, c->peer_key);
+    /* Checked before our identity leaves: a node we did not ask for learns nothing of us. */
+    if (rc == 0 && sodium_memcmp(expected, c->peer_key, 32) != 0)
+        rc = SZ_E_KEY;
+    uint8_t out[256];
+    size_t n = 0;
+    if (rc == 0)
+        rc = sz_noise_write_message(c->hs, s->node->public_key, 32, out, sizeof out, &n);
+    if (rc == 0)
+        rc = send_raw_frame(c, out, n);
+    if (rc == 0)
+        rc = sz_noise_split(c->hs, &c->send, &c->recv);
+    sz_noise_free(c->hs);
+    c->hs = NULL;
+    if (rc != 0) {
+        sz_conn_close(c, rc == SZ_E_KEY ? "peer_key_mismatch" : "handshake_msg2", rc);
+        return;
+    }
+    sz_msg_hello_t h;
+    memset(&h, 0, sizeof h);
+    h.versions.count = 1;
+    h.versions.versions[0] = SZ_PROTOCOL_VERSION;
+    h.role = SZ_ROLE_MIRROR;
+    memcpy(h.software, s->software, sizeof h.software);
+    uint8_t hb[128];
+    if (sz_msg_hello_encode(&h, hb, sizeof hb, &n) == 0 &&
+        sz_conn_send(c, SZ_MSG_HELLO, 0, hb, n) == 0)
+        c->state = SZ_CONN_OUT_HELLO_OK;
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+    sz_conn_t *c = req->data;
+    sz_server_t *s = c->srv;
+    if (c->state != SZ_CONN_CLOSING) {
+        int rc = status;
+        uint8_t out[128];
+        size_t n = 0;
+        if (rc == 0)
+            rc = sz_noise_new_samizdat(&c->hs, SZ_NOISE_INITIATOR, s->node->secret_key,
+                                       s->node->network_key);
+        if (rc == 0)
+            rc = sz_noise_write_message(c->hs, NULL, 0, out, sizeof out, &n);
+        if (rc == 0) {
+            uv_tcp_nodelay(&c->tcp, 1);
+            uv_tcp_keepalive(&c->tcp, 1, 60);
+            rc = send_raw_frame(c, out, n);
+        }
+        if (rc != 0) {
+            sz_conn_close(c, status < 0 ? "connect_failed" : "handshake_msg1", rc);
+        } else {
+            c->state = SZ_CONN_OUT_HS2;
+            update_reading(c);
+        }
+    }
+    sz_conn_unref(c);
+}
+
+int sz_conn_connect(sz_server_t *s, const struct sockaddr *addr, const uint8_t expected_key[32],
+                    struct sz_peer_s *peer, sz_conn_t **out) {
+    *out = NULL;
+    if (s->stopping)
+        return SZ_E_STATE;
+    sz_conn_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return -ENOMEM;
+    c->srv = s;
+    c->state = SZ_CONN_OUT_CONNECT;
+    c->refs = 3; /* two handles and the connect request */
+    c->outbound = 1;
+    c->role = SZ_ROLE_MIRROR;
+    c->peer = peer;
+    memcpy(c->peer_key, expected_key, 32);
+    sz_frame_decoder_init(&c->dec);
+    /* Pages and fetch answers may be as large as any message. */
+    sz_msg_assembler_init(&c->asm_, SZ_MSG_MAX);
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->connect_req.data = c;
+    char ip[48] = "?";
+    if (addr->sa_family == AF_INET) {
+        uv_ip4_name((const struct sockaddr_in *)addr, ip, sizeof ip);
+        snprintf(c->addr, sizeof c->addr, "%s:%u", ip,
+                 (unsigned)ntohs(((const struct sockaddr_in *)addr)->sin_port));
+    } else {
+        uv_ip6_name((const struct sockaddr_in6 *)addr, ip, sizeof ip);
+        snprintf(c->addr, sizeof c->addr, "[%s]:%u", ip,
+                 (unsigned)ntohs(((const struct sockaddr_in6 *)addr)->sin6_port));
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    int rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connect);
+    if (rc < 0) {
+        c->refs--; /* no connect callback will come */
+        c->peer = NULL;
+        sz_conn_close(c, "connect_failed", rc);
+        return rc;
+    }
+    uv_timer_start(&c->timer, on_timer, s->cfg->handshake_timeout_ms, 0);
+    *out = c;
+    return 0;
+}
+
 /* ---- Requests ---- */
 
 static void on_message(sz_conn_t *c, const sz_msg_t *m) {
@@ -397,6 +558,22 @@ static void on_message(sz_conn_t *c, const sz_msg_t *m) {
     uint32_t rid = m->header.request_id;
     if (c->state == SZ_CONN_HELLO) {
         on_hello(c, m);
+        return;
+    }
+    if (c->outbound) {
+        on_outbound_message(c, m);
+        return;
+    }
+    if (type == SZ_MSG_PUSH && rid == 0) {
+        if (c->role != SZ_ROLE_MIRROR) {
+            sz_conn_close(c, "push_from_client", SZ_E_DENIED);
+            return;
+        }
+        c->inflight++;
+        c->held += m->len;
+        c->refs++;
+        sz_sync_push_in(c, m->payload, m->len);
+        update_reading(c);
         return;
     }
     if (type == SZ_MSG_HELLO) {
@@ -426,6 +603,36 @@ static void on_message(sz_conn_t *c, const sz_msg_t *m) {
         c->refs++;
         sz_handlers_request(c, type, rid, m->payload, m->len);
         break;
+    case SZ_MSG_SYNC:
+    case SZ_MSG_FETCH:
+    case SZ_MSG_RECON:
+        if (c->role != SZ_ROLE_MIRROR || !sz_sync_is_peer(c->srv, c->peer_key)) {
+            sz_conn_send_error(c, rid, SZ_E_DENIED, "sync requests are for mirror peers only");
+            break;
+        }
+        c->inflight++;
+        c->held += m->len;
+        c->refs++;
+        if (type == SZ_MSG_RECON)
+            sz_sync_recon_in(c, rid, m->payload, m->len);
+        else
+            sz_handlers_request(c, type, rid, m->payload, m->len);
+        break;
+    case SZ_MSG_PEER_ADD:
+    case SZ_MSG_PEER_REMOVE:
+    case SZ_MSG_PEER_LIST:
+    case SZ_MSG_SYNC_NOW: {
+        char why[SZ_POLICY_WHY_MAX];
+        if (sz_policy_may_admin(c->srv->policy, c->peer_key, why, sizeof why) != 0) {
+            sz_conn_send_error(c, rid, SZ_E_DENIED, why);
+            break;
+        }
+        c->inflight++;
+        c->held += m->len;
+        c->refs++;
+        sz_sync_admin(c, type, rid, m->payload, m->len);
+        break;
+    }
     default: {
         char text[96];
         snprintf(text, sizeof text, "message type %u (%s) is not a request this node serves",
@@ -450,8 +657,12 @@ static void on_frame(sz_conn_t *c, const uint8_t *frame, size_t len) {
     case SZ_CONN_HS3:
         on_hs3(c, frame, len);
         return;
+    case SZ_CONN_OUT_HS2:
+        on_out_hs2(c, frame, len);
+        return;
     case SZ_CONN_HELLO:
     case SZ_CONN_READY:
+    case SZ_CONN_OUT_HELLO_OK:
         break;
     default:
         return;
@@ -644,6 +855,7 @@ static void begin_stop(sz_server_t *s) {
     if (s->listening && !uv_is_closing((uv_handle_t *)&s->listener))
         uv_close((uv_handle_t *)&s->listener, on_final_closed);
     s->listening = 0;
+    sz_sync_stop(s);
     sz_conn_t *c = s->conns;
     while (c != NULL) {
         sz_conn_t *next = c->next;
@@ -753,7 +965,7 @@ int sz_server_start(sz_server_t *s) {
     SZ_LOG(SZ_LOG_INFO, "listen", SZ_LF_STR("host", host), SZ_LF_UINT("port", s->port),
            SZ_LF_PUBKEY("node", s->node->public_key),
            SZ_LF_UINT("max_connections", s->cfg->max_connections));
-    return 0;
+    return sz_sync_start(s);
 }
 
 uint16_t sz_server_port(const sz_server_t *s) {
@@ -763,6 +975,7 @@ uint16_t sz_server_port(const sz_server_t *s) {
 void sz_server_free(sz_server_t *s) {
     if (s == NULL)
         return;
+    sz_sync_free(s);
     free(s->rbuf);
     free(s->plain);
     free(s);

@@ -22,7 +22,15 @@ enum sz_conn_state_e {
     SZ_CONN_HELLO,   /* session keys ready, waiting for HELLO */
     SZ_CONN_READY,   /* HELLO_OK sent: requests accepted */
     SZ_CONN_CLOSING, /* closed or closing: nothing more is read or sent */
+    /* Outbound (initiator) connections to peers, sync.c: */
+    SZ_CONN_OUT_CONNECT,  /* TCP connect in progress */
+    SZ_CONN_OUT_HS2,      /* sent message 1, waiting for message 2 */
+    SZ_CONN_OUT_HELLO_OK, /* sent message 3 and HELLO, waiting for HELLO_OK */
 };
+
+struct sz_peer_s;
+struct sz_sync_s;
+struct sz_recon_s;
 
 /* Handshakes (connections before HELLO_OK) one peer address may have in progress at once. */
 #define SZ_HANDSHAKES_PER_ADDRESS 64
@@ -52,6 +60,12 @@ struct sz_conn_s {
     sz_submit_job_t *sub_head, *sub_tail;        /* SUBMITs of this connection in arrival order */
     char addr[64];                               /* peer address text for logs */
     uint8_t ip[16];                              /* peer IP, IPv4 mapped into IPv6 */
+    uint8_t role;             /* inbound: the HELLO role; outbound: SZ_ROLE_MIRROR */
+    int outbound;             /* 1: this node initiated it to reach a peer (sync.c) */
+    struct sz_peer_s *peer;   /* outbound: its peer (sync.c); inbound mirror: NULL */
+    struct sz_recon_s *recon; /* inbound mirror: the reconciliation session answering RECON */
+    int recon_busy;           /* a RECON of this connection is being processed */
+    uv_connect_t connect_req; /* outbound: the TCP connect */
 };
 
 struct sz_server_s {
@@ -85,6 +99,7 @@ struct sz_server_s {
     int committing;
     int fts_running, fts_dirty;
     uint64_t accepted, refused_full; /* counters for logs */
+    struct sz_sync_s *sync;          /* replication (sync.c), NULL when not started */
 };
 
 /* ---- server.c ---- */
@@ -115,6 +130,15 @@ void sz_conn_unref(sz_conn_t *c);
 /* Lets a stopping server close connections and finish when no work is left. */
 void sz_server_check_finish(sz_server_t *s);
 
+/* Opens an outbound connection to addr (borrowed) for peer (borrowed, sync.c), whose Ed25519 key
+ * must be expected_key: TCP connect, the Noise initiator handshake, HELLO with role mirror. When
+ * HELLO_OK arrives, sz_sync_on_ready() is called; every later message goes to
+ * sz_sync_on_message(); the close goes to sz_sync_on_close(). Returns 0 and *out (the connection
+ * belongs to the server's list; the peer borrows it until on_close), or an error (nothing to free).
+ */
+int sz_conn_connect(sz_server_t *s, const struct sockaddr *addr, const uint8_t expected_key[32],
+                    struct sz_peer_s *peer, sz_conn_t **out);
+
 /* ---- ingest.c ---- */
 
 /* Takes a SUBMIT request (payload borrowed, copied). Always answers it eventually. Verification
@@ -125,8 +149,13 @@ void sz_ingest_submit(sz_conn_t *c, uint32_t request_id, const uint8_t *payload,
  * a share of what is pending). */
 void sz_ingest_flush(sz_server_t *s);
 
+/* Marks the full-text index stale and schedules its catch-up (after a replicated commit). */
+void sz_ingest_fts_kick(sz_server_t *s);
+
 /* True while submits are being verified or committed. */
 int sz_ingest_busy(const sz_server_t *s);
+
+/* Each version a commit stored newly (not SZ_PUT_EXISTED) is offered to sync.c for live push. */
 
 /* ---- handlers.c ---- */
 

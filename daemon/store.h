@@ -217,4 +217,38 @@ int sz_store_consistency_proof(sz_store_t *s, uint64_t old_size, uint64_t new_si
 int sz_store_tree_head(sz_store_t *s, const uint8_t node_sk[static 64], uint64_t timestamp,
                        sz_tree_head_t *th);
 
+/* ---- Replication (store_sync.c; sync.c uses these) ---- */
+
+/* What a node remembers about one peer's append log: entries below `next` have been taken in
+ * (stored, or refused by local policy), and (verified_size, verified_root) is the peer's latest
+ * signed tree head this node checked; the next head must be consistent with it. */
+typedef struct sz_checkpoint_s {
+    uint64_t next;
+    uint64_t verified_size;
+    uint8_t verified_root[32];
+    uint64_t last_sync_ms; /* wall clock of the last completed pull, 0 = never */
+} sz_checkpoint_t;
+
+/* Reads the checkpoint of peer (borrowed key) into cp. Returns 0, SZ_E_NOT_FOUND (cp zeroed) or a
+ * store error. */
+int sz_store_checkpoint_get(sz_store_t *s, const uint8_t peer[static 32], sz_checkpoint_t *cp);
+
+/* Writes (or deletes) peer's checkpoint in its own small write transaction. Callers write it only
+ * after the versions it covers are committed, so it never claims more than the store holds. */
+int sz_store_checkpoint_put(sz_store_t *s, const uint8_t peer[static 32],
+                            const sz_checkpoint_t *cp);
+int sz_store_checkpoint_del(sz_store_t *s, const uint8_t peer[static 32]);
+
+/* 1 when version hash is stored, 0 when not, or a negative store error. */
+int sz_store_has_version(sz_store_t *s, const uint8_t hash[static 32]);
+
+/* Fills src (reconcile.h) with callbacks over the byhash database: the set of version hashes this
+ * node holds, read in fresh read transactions per call. s must outlive every session using it. */
+struct sz_recon_source_s;
+void sz_store_recon_source(sz_store_t *s, struct sz_recon_source_s *src);
+
+/* The reconciliation fingerprint (SYNC.md 3.2) of every version hash held, and their count: equal
+ * on two nodes exactly when they hold the same set (up to fingerprint collisions). */
+int sz_store_set_digest(sz_store_t *s, uint64_t *count, uint8_t fp[static 16]);
+
 #endif

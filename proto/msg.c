@@ -633,6 +633,8 @@ int sz_msg_status_ok_encode(const sz_msg_status_ok_t *m, uint8_t *out, size_t ca
         wr_u64(&w, p->lag);
         wr_u64(&w, p->checkpoint);
     }
+    wr_u64(&w, m->set_count);
+    wr_bytes(&w, m->set_digest, 16);
     return finish(&w, out_len);
 }
 
@@ -675,6 +677,8 @@ int sz_msg_status_ok_decode(sz_msg_status_ok_t *m, size_t cap_peers, const uint8
         p->lag = rd_u64(&r);
         p->checkpoint = rd_u64(&r);
     }
+    m->set_count = rd_u64(&r);
+    rd_copy(&r, m->set_digest, 16);
     int rc = rd_end(&r, 1);
     if (rc == 0)
         m->npeers = n;

@@ -269,7 +269,9 @@ int sz_msg_status_decode(const uint8_t *in, size_t len);
  * merkle.h encoding, signed with the node key), npeers u16 (0..1024), per peer: key [32],
  * address str8 (1..255), connected u8 (0 or 1), last seen u64 (ms since the epoch, 0 = never),
  * lag u64 (entries of the peer's log not yet taken in: its last known log size minus our
- * checkpoint), checkpoint u64 (entries of the peer's log taken in). ---- */
+ * checkpoint), checkpoint u64 (entries of the peer's log taken in); then set count u64 and set
+ * digest [16]: the reconciliation fingerprint (SYNC.md 3.2) of every version hash held, equal on
+ * two nodes exactly when they hold the same versions. ---- */
 typedef struct sz_msg_peer_s {
     uint8_t key[32];
     const uint8_t *address; /* borrowed, not NUL-terminated */
@@ -288,7 +290,9 @@ typedef struct sz_msg_status_ok_s {
     uint64_t fts_lag;
     sz_tree_head_t tree_head; /* decode checks the encoding, not the signature */
     uint16_t npeers;
-    sz_msg_peer_t *peers; /* encode: borrowed; decode: caller array of cap_peers entries */
+    sz_msg_peer_t *peers;   /* encode: borrowed; decode: caller array of cap_peers entries */
+    uint64_t set_count;     /* version hashes held (stored or purged) */
+    uint8_t set_digest[16]; /* reconciliation fingerprint of all of them (SYNC.md 3.2) */
 } sz_msg_status_ok_t;
 int sz_msg_status_ok_encode(const sz_msg_status_ok_t *m, uint8_t *out, size_t cap, size_t *out_len);
 int sz_msg_status_ok_decode(sz_msg_status_ok_t *m, size_t cap_peers, const uint8_t *in, size_t len);

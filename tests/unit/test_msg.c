@@ -500,7 +500,7 @@ static void test_status(void **state) {
     assert_int_equal(g_peers[0].checkpoint, 12);
     assert_int_equal(sz_tree_head_verify(&d.tree_head), 0);
     check_strict(dec_status_ok, &d, b, n, 0);
-    b[n - 25] = 2; /* connected must be 0 or 1 */
+    b[n - 49] = 2; /* connected must be 0 or 1 */
     assert_int_equal(dec_status_ok(&d, b, n), SZ_E_MALFORMED);
     free(b);
     s.npeers = 0;
