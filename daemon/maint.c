@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "lmdb_txn.h"
+#include "safety.h"
 #include "schema.h"
 #include "store_int.h"
 
@@ -49,6 +50,45 @@ static int get(check_t *c, MDB_dbi dbi, const void *key, size_t klen, MDB_val *v
     return mdb_get(c->txn, dbi, &k, v);
 }
 
+/* A purged log entry (retraction): its body and signature are gone by design, so what can be
+ * checked is the stub itself, its byhash entry (flagged purged), its tombstone and its parents. */
+static void check_stub(check_t *c, uint64_t seq, const MDB_val *v, const uint8_t *vh) {
+    sz_store_t *s = c->s;
+    sz__logent_t e;
+    if (sz__logent_decode(&e, v->mv_data, v->mv_size, 0) != 0) {
+        problem(c, "stub", seq, NULL, "purged entry does not decode");
+        return;
+    }
+    MDB_val bv, tv;
+    sz__byhash_t b;
+    if (get(c, s->byhash, vh, 32, &bv) != 0 || sz__byhash_decode(&b, &bv) != 0) {
+        problem(c, "byhash_missing", seq, vh, "version not in the hash index");
+        return;
+    }
+    if (b.seq != seq || b.created != e.rec.created || !(b.flags & SZ__BH_PURGED) ||
+        ((b.flags & SZ__BH_FIRST) != 0) != (e.rec.nparents == 0))
+        problem(c, "byhash_value", seq, vh, "hash index entry disagrees with the purged entry");
+    if (get(c, s->retracted, vh, 32, &tv) != 0 || tv.mv_size < 32 ||
+        memcmp(tv.mv_data, e.retraction, 32) != 0)
+        problem(c, "tombstone", seq, vh, "purged version has no matching tombstone");
+    uint32_t gen = 0;
+    for (unsigned i = 0; i < e.rec.nparents; i++) {
+        sz__byhash_t pb;
+        MDB_val pv;
+        if (get(c, s->byhash, e.rec.parents + 32 * i, 32, &pv) != 0 ||
+            sz__byhash_decode(&pb, &pv) != 0) {
+            problem(c, "parent_missing", seq, vh, "parent %u is not stored", i);
+            continue;
+        }
+        if (pb.seq >= seq || pb.recno != b.recno)
+            problem(c, "parent", seq, vh, "parent %u is later or of another record", i);
+        if (pb.generation + 1 > gen)
+            gen = pb.generation + 1;
+    }
+    if (gen != b.generation)
+        problem(c, "generation", seq, vh, "generation %u, expected %u", b.generation, gen);
+}
+
 /* Pass 1: every log entry, in order, with the Merkle tree rebuilt alongside. */
 static int check_log(check_t *c, sz_merkle_frontier_t *f, uint64_t *nlog, uint64_t *nnodes) {
     sz_store_t *s = c->s;
@@ -74,7 +114,12 @@ static int check_log(check_t *c, sz_merkle_frontier_t *f, uint64_t *nlog, uint64
         expect = seq + 1;
         (*nlog)++;
         uint8_t vh[32], rid[32];
-        crypto_hash_sha256(vh, v.mv_data, v.mv_size);
+        sz__logent_t pe;
+        int purged = sz__logent_is_stub(v.mv_data, v.mv_size);
+        if (purged && sz__logent_decode(&pe, v.mv_data, v.mv_size, 0) == 0)
+            memcpy(vh, pe.version_hash, 32); /* retracted: the stub keeps the hash */
+        else
+            crypto_hash_sha256(vh, v.mv_data, v.mv_size);
         /* The Merkle leaf is the hash of whatever the log holds: a rewritten entry then also
          * shows up as a mismatch with the stored subtrees and frontier. */
         uint8_t leaf[32];
@@ -91,6 +136,10 @@ static int check_log(check_t *c, sz_merkle_frontier_t *f, uint64_t *nlog, uint64
                 memcmp(mv.mv_data, nodes[i].hash, 32) != 0)
                 problem(c, "merkle_node", seq, vh, "subtree level %u index %llu differs",
                         nodes[i].level, (unsigned long long)nodes[i].index);
+        }
+        if (purged) {
+            check_stub(c, seq, &v, vh);
+            continue;
         }
         sz_record_t rec;
         int vr = sz_record_open(&rec, v.mv_data, v.mv_size, NULL);
@@ -211,18 +260,19 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
                 vs = nv;
             }
             MDB_val ev;
-            sz_record_t rec;
+            sz__logent_t ent; /* an envelope, or the stub of a purged version */
             uint8_t lk[8];
             memcpy(lk, md.mv_data, md.mv_size == 8 ? 8 : 0);
             if (md.mv_size != 8 || get(c, s->log, lk, 8, &ev) != 0 ||
-                sz_record_decode(&rec, ev.mv_data, ev.mv_size) != 0) {
+                sz__logent_decode(&ent, ev.mv_data, ev.mv_size, 1) != 0) {
                 problem(c, "member", UINT64_MAX, rid, "member entry names no valid log entry");
                 mr = mdb_cursor_get(mc, &mk, &md, firstv ? MDB_SET : MDB_NEXT_DUP);
                 firstv = 0;
                 continue;
             }
+            const sz_record_t rec = ent.rec;
             vers_t *x = &vs[n++];
-            crypto_hash_sha256(x->hash, ev.mv_data, ev.mv_size);
+            memcpy(x->hash, ent.version_hash, 32);
             x->created = rec.created;
             x->is_parent = 0;
             sz__byhash_t b;
@@ -284,7 +334,12 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
         uint8_t ck[8];
         if (get(c, s->byhash, r.current, 32, &cbv) == 0 && sz__byhash_decode(&cb, &cbv) == 0 &&
             (sz__be64_put(ck, cb.seq), get(c, s->log, ck, 8, &cev) == 0) &&
-            sz_record_decode(&crec, cev.mv_data, cev.mv_size) == 0) {
+            sz__logent_is_stub(cev.mv_data, cev.mv_size)) {
+            /* Current version retracted: its index entries were removed with its body. */
+        } else if (get(c, s->byhash, r.current, 32, &cbv) == 0 &&
+                   sz__byhash_decode(&cb, &cbv) == 0 &&
+                   (sz__be64_put(ck, cb.seq), get(c, s->log, ck, 8, &cev) == 0) &&
+                   sz_record_decode(&crec, cev.mv_data, cev.mv_size) == 0) {
             size_t entries = 0;
             int ir = sz_index_verify(s->idx, c->txn, rid, r.first_created, &crec, &entries);
             if (ir != 0)

@@ -4,7 +4,9 @@
 
 #include "error.h"
 #include "lmdb_txn.h"
+#include "safety.h"
 #include "schema.h"
+#include "seal.h"
 #include "store_int.h"
 
 #include <errno.h>
@@ -566,6 +568,8 @@ int sz_store_open(sz_store_t **out, const char *dir, const sz_store_options_t *o
         sz_index_set_resolver(s->idx, first_created_of, s);
     if (t.err == 0 && (rc = sz_fts_open(&s->fts, t.txn)) != 0)
         sz__txn_fail(&t, rc, 0);
+    if (t.err == 0 && (rc = sz__safety_open(s, t.txn)) != 0)
+        sz__txn_fail(&t, rc, 0);
     if (t.err == 0)
         load_state(s, &t);
     if (t.err != 0 && opts != NULL && opts->errbuf != NULL && opts->errbuf[0] == '\0')
@@ -620,8 +624,8 @@ int sz_store_verify(sz_verified_t *out, const uint8_t *envelope, size_t len) {
     int rc = sz_record_open(&out->rec, envelope, len, out->version_hash);
     if (rc != 0)
         return rc;
-    if (out->rec.flags & SZ_FLAG_SEALED)
-        return 0; /* ciphertext: RECORD.md validity rule 3 does not apply */
+    if (out->rec.flags & SZ_FLAG_SEALED) /* ciphertext: rule 3 is the structure of SEALING.md */
+        return sz_seal_parse(out->rec.body, out->rec.body_len, NULL);
     return sz_schema_validate(out->rec.kind, out->rec.body, out->rec.body_len, NULL);
 }
 
@@ -781,9 +785,12 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     if (lookup_version(&w->t, s->byhash, rid, &fb) != 0)
         return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
     MDB_val fe;
-    sz_record_t first;
-    if (log_get(&w->t, s->log, fb.seq, &fe) != 0 || decode_stored(&w->t, &first, &fe) != 0)
+    sz__logent_t fent; /* the first version may have been purged: its stub keeps kind and author */
+    if (log_get(&w->t, s->log, fb.seq, &fe) != 0)
         return w->t.err;
+    if (sz__logent_decode(&fent, fe.mv_data, fe.mv_size, 0) != 0)
+        return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
+    const sz_record_t first = fent.rec;
     if (first.kind != rec->kind)
         return SZ_E_KIND;
     if (memcmp(first.author, rec->author, 32) != 0) {
@@ -833,6 +840,7 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
                                                  rv.cur_created, rv.current) > 0;
     uint8_t *old_env = NULL;
     sz_record_t old;
+    int old_purged = 0;
     if (wins) {
         sz__byhash_t cb;
         MDB_val ce;
@@ -845,7 +853,9 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
             return sz__txn_fail(&w->t, -ENOMEM, 0);
         memcpy(old_env, ce.mv_data, ce.mv_size);
         MDB_val oc = {ce.mv_size, old_env};
-        if (decode_stored(&w->t, &old, &oc) != 0)
+        if (sz__logent_is_stub(old_env, ce.mv_size))
+            old_purged = 1; /* its index entries went with its body */
+        else if (decode_stored(&w->t, &old, &oc) != 0)
             goto out;
         memcpy(rv.current, v->version_hash, 32);
         rv.generation = gen;
@@ -862,7 +872,8 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     if (append_version(w, v, rid, rv.recno, gen, r) != 0)
         goto out;
     if (wins) {
-        rc = sz_index_update(s->idx, w->t.txn, rid, rv.first_created, &old, rec);
+        rc = sz_index_update(s->idx, w->t.txn, rid, rv.first_created, old_purged ? NULL : &old,
+                             rec);
         if (rc != 0)
             sz__txn_fail(&w->t, rc, module_rc(rc));
         r->flags |= SZ_PUT_CURRENT;
@@ -891,15 +902,21 @@ static int put_one(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
         if (sz__txn_get(&w->t, w->s->recnos, &rk, &rv) != 0 || rv.mv_size != 32)
             return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
         memcpy(r->record_id, rv.mv_data, 32);
+        if (b.flags & SZ__BH_PURGED)
+            return SZ_E_RETRACTED; /* held as a hash only: its body never comes back */
         r->seq = b.seq;
         r->flags = SZ_PUT_EXISTED;
         return 0;
     }
     if (rc != SZ_E_NOT_FOUND)
         return rc;
-    if (v->rec.nparents == 0)
-        return put_first(w, v, r);
-    return put_later(w, v, r);
+    /* Tombstones, revoked keys, and who may retract or revoke (safety.c). */
+    if ((rc = sz__safety_admit(w->s, &w->t, v)) != 0)
+        return rc;
+    rc = v->rec.nparents == 0 ? put_first(w, v, r) : put_later(w, v, r);
+    if (rc == 0 && (v->rec.kind == SZ_KIND_RETRACTION || v->rec.kind == SZ_KIND_REVOCATION))
+        rc = sz__safety_apply(w->s, &w->t, v);
+    return rc;
 }
 
 /* One attempt at the whole batch in one write transaction. */

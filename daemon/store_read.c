@@ -1,6 +1,7 @@
 /* Store reads, the Merkle log's proofs and the full-text catch-up; see store.h. */
 #include "error.h"
 #include "lmdb_txn.h"
+#include "safety.h"
 #include "store_int.h"
 
 #include <errno.h>
@@ -44,6 +45,8 @@ int sz_store_get_version(sz_store_t *s, const uint8_t hash[static 32], uint8_t *
     rc = version_meta(s, txn, hash, &b);
     if (rc == 0)
         rc = log_get(s, txn, b.seq, &v);
+    if (rc == 0 && sz__logent_is_stub(v.mv_data, v.mv_size))
+        rc = SZ_E_RETRACTED; /* sz_store_retracted_by() names the retraction */
     if (rc == 0) {
         *envelope = malloc(v.mv_size ? v.mv_size : 1);
         if (*envelope == NULL)
@@ -115,6 +118,8 @@ static int current_envelope(sz_store_t *s, MDB_txn *txn, uint64_t seq, sz_store_
     int rc = log_get(s, txn, seq, &v);
     if (rc != 0)
         return rc;
+    if (sz__logent_is_stub(v.mv_data, v.mv_size))
+        return SZ_E_RETRACTED; /* the current version was purged */
     r->envelope = malloc(v.mv_size);
     if (r->envelope == NULL)
         return -ENOMEM;
@@ -316,6 +321,10 @@ static int visit(sz_store_t *s, MDB_txn *txn, uint64_t seq, const MDB_val *v,
                  sz_store_version_cb cb, void *arg) {
     sz_record_t rec;
     sz_version_info_t info;
+    /* A purged version has no envelope left to give: history and log walks pass over it (its
+     * hash stays in the Merkle log and in byhash). */
+    if (sz__logent_is_stub(v->mv_data, v->mv_size))
+        return 0;
     if (sz_record_decode(&rec, v->mv_data, v->mv_size) != 0)
         return SZ_E_CORRUPT;
     info.seq = seq;
@@ -424,7 +433,15 @@ int sz__merkle_get(void *ctx, unsigned level, uint64_t index, uint8_t out[32]) {
         if (rc != 0)
             return rc;
         uint8_t vh[32];
-        crypto_hash_sha256(vh, v.mv_data, v.mv_size);
+        sz__logent_t e;
+        if (sz__logent_is_stub(v.mv_data, v.mv_size)) {
+            /* A purged version keeps its hash, so the tree and its proofs stay the same. */
+            if (sz__logent_decode(&e, v.mv_data, v.mv_size, 0) != 0)
+                return SZ_E_CORRUPT;
+            memcpy(vh, e.version_hash, 32);
+        } else {
+            crypto_hash_sha256(vh, v.mv_data, v.mv_size);
+        }
         sz_merkle_leaf_hash(out, vh, 32);
         return 0;
     }
@@ -610,6 +627,8 @@ int sz_store_search(sz_store_t *s, const char *query, sz_search_hit_t *hits, siz
 /* Indexes the text of log entry (seq, v) if it is still its record's current version. */
 static int fts_one(sz_store_t *s, sz__txn_t *t, const MDB_val *v) {
     sz_record_t rec;
+    if (sz__logent_is_stub(v->mv_data, v->mv_size))
+        return 0; /* purged: the retraction already dropped its document */
     if (sz_record_decode(&rec, v->mv_data, v->mv_size) != 0)
         return sz__txn_fail(t, SZ_E_CORRUPT, 0);
     if (rec.kind != SZ_KIND_TESTIMONY && rec.kind != SZ_KIND_CASE)

@@ -9,6 +9,7 @@
 #include "maint.h"
 #include "merkle.h"
 #include "record.h"
+#include "seal.h"
 #include "store.h"
 
 #include <errno.h>
@@ -397,9 +398,27 @@ static void test_refusals(void **state) {
         assert_int_equal(put1(s, &bad, &r), SZ_E_SCHEMA);
         free(bad.buf);
     }
-    /* A sealed body is not schema checked. */
+    /* A sealed body is not schema checked, only its structure (SEALING.md section 7). */
     env_t sealed = mk(sk_a, SZ_KIND_TESTIMONY, T0 + 9, NULL, NULL, 0, "sealed", SZ_FLAG_SEALED);
-    assert_int_equal(put1(s, &sealed, &r), 0);
+    assert_int_equal(put1(s, &sealed, &r), SZ_E_VERSION);
+    {
+        const char *plain = "{\"not\":\"a testimony\"}";
+        uint8_t *body = NULL;
+        size_t blen = 0;
+        assert_int_equal(sz_seal((const uint8_t *)plain, strlen(plain), SZ_KIND_TESTIMONY,
+                                 sk_a + 32, sk_b + 32, 1, &body, &blen),
+                         0);
+        sz_record_fields_t fs = {.kind = SZ_KIND_TESTIMONY,
+                                 .flags = SZ_FLAG_SEALED,
+                                 .created = T0 + 9,
+                                 .body = body,
+                                 .body_len = (uint32_t)blen};
+        env_t ok;
+        assert_int_equal(sz_record_sign(&fs, sk_a, &ok.buf, &ok.len), 0);
+        assert_int_equal(put1(s, &ok, &r), 0);
+        free(ok.buf);
+        free(body);
+    }
     assert_int_equal(nversions(s), n0 + 1);
 
     env_t *all[] = {&f, &g, &d, &d2, &x, &y, &z, &k, &e, &v, &sealed};
