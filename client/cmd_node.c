@@ -1723,9 +1723,15 @@ int sz_cmd_status(sz_cli_t *cli, int argc, char **argv) {
             json_object_set_new(p, "connected", json_boolean(peers[i].connected));
             json_object_set_new(p, "last_seen",
                                 peers[i].last_seen ? time_json(peers[i].last_seen) : json_null());
+            json_object_set_new(p, "lag", u64_json(peers[i].lag));
+            json_object_set_new(p, "checkpoint", u64_json(peers[i].checkpoint));
             json_array_append_new(ps, p);
         }
         json_object_set_new(o, "peers", ps);
+        char dg[33];
+        sz_hex_encode(dg, st.set_digest, 16);
+        json_object_set_new(o, "set_count", u64_json(st.set_count));
+        json_object_set_new(o, "set_digest", json_string(dg));
         sz__dump_json(o);
         json_decref(o);
     } else {
@@ -1749,8 +1755,12 @@ int sz_cmd_status(sz_cli_t *cli, int argc, char **argv) {
             sz_pubkey_format(key, peers[i].key);
             printf("  %s  ", key);
             sz_cli_print_safe(stdout, (const char *)peers[i].address, peers[i].address_len);
-            printf("  %s\n", peers[i].connected ? "connected" : "not connected");
+            printf("  %s, lag %llu\n", peers[i].connected ? "connected" : "not connected",
+                   (unsigned long long)peers[i].lag);
         }
+        char dg[33];
+        sz_hex_encode(dg, st.set_digest, 16);
+        printf("set        %llu version hashes, digest %s\n", (unsigned long long)st.set_count, dg);
     }
     rc = SZ_EXIT_OK;
 out:

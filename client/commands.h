@@ -47,6 +47,12 @@ extern const char sz_usage_key[];
 int sz_cmd_audit(sz_cli_t *cli, int argc, char **argv);
 extern const char sz_usage_audit[];
 
+/* client/cmd_peer.c: the node's mirror peers (admin). */
+int sz_cmd_peer(sz_cli_t *cli, int argc, char **argv);
+int sz_cmd_sync(sz_cli_t *cli, int argc, char **argv);
+extern const char sz_usage_peer[];
+extern const char sz_usage_sync[];
+
 /* Fetches record id (a hex prefix) from the node and verifies it as 'verify FILE' does a file;
  * 'samizdat verify' calls it when its argument is not an existing file. Returns an exit status. */
 int sz_node_verify_id(sz_cli_t *cli, const char *id);

@@ -29,6 +29,8 @@ static const sz_cli_command_t commands[] = {
     {"status", sz_cmd_status, "the node's key, version, counts, peers and tree head",
      sz_usage_status},
     {"audit", sz_cmd_audit, "audit a mirror: tree heads, consistency, possession", sz_usage_audit},
+    {"peer", sz_cmd_peer, "add, list or remove the node's mirror peers (admin)", sz_usage_peer},
+    {"sync", sz_cmd_sync, "sync the node with one or every peer now (admin)", sz_usage_sync},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -84,12 +84,16 @@ typedef struct sz_peer_s {
     uint64_t next_req;
     uint32_t sync_rid;
     uint64_t sync_from;
+    uint8_t sync_flags;
     int caught_up;
     /* Reconciliation and fetch. */
     int want_recon, mode, recon_final;
     sz_recon_t *recon;
     uint32_t recon_rid;
     sz_tree_head_t recon_head;
+    int fetch_for_page;      /* MODE_FETCH serves a page of hashes, not a reconciliation */
+    uint64_t fetch_page_end; /* ... whose checkpoint is then this */
+    uint64_t pushed_since_pull;
     uint8_t (*fq)[32];
     size_t fq_len, fq_cap;
     uint32_t fetch_rid[SZ_SYNC_FETCH_INFLIGHT];
@@ -540,7 +544,12 @@ static void enqueue(sz_peer_t *p, batch_t *b) {
 
 static int send_sync(sz_peer_t *p, uint32_t max_count) {
     sz_server_t *s = p->sync->srv;
-    sz_msg_sync_t m = {.from = p->next_req,
+    /* When the peer has been pushing, its log mostly holds what we have: ask for hashes and
+     * fetch the few we lack, rather than receive every envelope a second time. */
+    uint8_t flags = p->pushed_since_pull > 0 ? SZ_SYNC_HASHES : 0;
+    p->pushed_since_pull = 0;
+    sz_msg_sync_t m = {.flags = flags,
+                       .from = p->next_req,
                        .max_count = max_count,
                        .max_bytes = SZ_SYNC_PAGE_BYTES,
                        .proof_from = p->cp.verified_size};
@@ -553,6 +562,7 @@ static int send_sync(sz_peer_t *p, uint32_t max_count) {
         return rc;
     p->sync_rid = new_rid(p);
     p->sync_from = m.from;
+    p->sync_flags = flags;
     return sz_conn_send(p->out, SZ_MSG_SYNC, p->sync_rid, buf, n);
 }
 
@@ -662,6 +672,18 @@ static void start_recon(sz_peer_t *p, const sz_tree_head_t *head) {
     p->fq_len = 0;
 }
 
+/* Queues an empty page batch whose commit writes the checkpoint `end` (held versions permitting).
+ */
+static void checkpoint_batch(sz_peer_t *p, uint64_t end) {
+    batch_t *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return;
+    b->peer = p;
+    b->kind = B_PAGE;
+    b->page_end = end;
+    enqueue(p, b);
+}
+
 static int peer_busy(const sz_peer_t *p) {
     return p->mode != MODE_PULL || p->want_recon || !p->caught_up || p->sync_rid != 0 ||
            p->nbatches > 0 || p->committing;
@@ -676,8 +698,15 @@ static void peer_pump(sz_peer_t *p) {
                p->nbatches < SZ_SYNC_MAX_BATCHES)
             if (send_fetch(p) != 0)
                 return;
-        if (p->fq_len == 0 && p->fetch_inflight == 0 && p->nbatches == 0 && !p->committing)
+        if (p->fetch_for_page && p->fq_len == 0 && p->fetch_inflight == 0) {
+            /* The fetched batches are queued ahead: the checkpoint batch commits after them. */
+            p->fetch_for_page = 0;
+            p->mode = MODE_PULL;
+            checkpoint_batch(p, p->fetch_page_end);
+        } else if (!p->fetch_for_page && p->fq_len == 0 && p->fetch_inflight == 0 &&
+                   p->nbatches == 0 && !p->committing) {
             recon_finished(p);
+        }
     }
     if (p->mode == MODE_PULL && p->sync_rid == 0) {
         if (p->want_recon)
@@ -713,8 +742,8 @@ static void on_log_page(sz_peer_t *p, const sz_msg_t *m) {
     else if (sodium_memcmp(pg.head.node_key, p->key, 32) != 0 ||
              (rc = sz_tree_head_verify(&pg.head)) != 0)
         why = "LOG_PAGE head is not signed by the peer";
-    else if (pg.from != p->sync_from)
-        why = "LOG_PAGE starts elsewhere than asked", rc = SZ_E_PROTOCOL;
+    else if (pg.from != p->sync_from || pg.flags != p->sync_flags)
+        why = "LOG_PAGE is not what was asked", rc = SZ_E_PROTOCOL;
     if (why != NULL) {
         free(copy);
         free(entries);
@@ -758,7 +787,22 @@ static void on_log_page(sz_peer_t *p, const sz_msg_t *m) {
         start_recon(p, &pg.head);
         return;
     }
-    if (pg.count > 0) {
+    if (pg.count > 0 && (pg.flags & SZ_SYNC_HASHES)) {
+        /* Fetch the entries we lack; the checkpoint follows once they are stored. */
+        sz_server_t *s = y->srv;
+        p->fq_len = 0;
+        for (unsigned i = 0; i < pg.count; i++)
+            if (sz_store_has_version(s->store, entries[i].envelope) == 0)
+                fq_add(p, entries[i].envelope);
+        p->next_req = pg.from + pg.count;
+        if (p->fq_len > 0) {
+            p->mode = MODE_FETCH;
+            p->fetch_for_page = 1;
+            p->fetch_page_end = p->next_req;
+        } else {
+            checkpoint_batch(p, p->next_req);
+        }
+    } else if (pg.count > 0) {
         batch_t *b = calloc(1, sizeof *b);
         item_t *items = calloc(pg.count, sizeof *items);
         if (b == NULL || items == NULL) {
@@ -876,7 +920,7 @@ static void on_fetched(sz_peer_t *p, const sz_msg_t *m, unsigned slot) {
                 continue;
             items[k].env = (uint8_t *)fi[i].envelope;
             items[k].len = fi[i].len;
-            items[k].seq = NO_SEQ;
+            items[k].seq = fi[i].seq; /* the peer's log position: held ones stop its checkpoint */
             items[k].check_hash = 1;
             memcpy(items[k].want_hash, fi[i].version_hash, 32);
             k++;
@@ -1028,6 +1072,7 @@ void sz_sync_on_close(sz_conn_t *c) {
     sz_recon_free(p->recon);
     p->recon = NULL;
     p->mode = MODE_PULL;
+    p->fetch_for_page = 0;
     p->fq_len = 0;
     p->pushlen = p->pushn = 0;
     /* Page batches of the closed session may still commit (they are valid); what is held for
@@ -1174,6 +1219,7 @@ void sz_sync_push_in(sz_conn_t *c, const uint8_t *payload, size_t len) {
         items[i].seq = NO_SEQ;
     }
     free(pi);
+    p->pushed_since_pull += m.count;
     pthread_mutex_lock(&s->sync->lock);
     if (m.log_size > p->remote_size)
         p->remote_size = m.log_size;
@@ -1283,6 +1329,7 @@ void sz_sync_recon_in(sz_conn_t *c, uint32_t rid, const uint8_t *payload, size_t
 /* ---- Serving SYNC and FETCH (thread pool) ---- */
 
 typedef struct pagebuf_s {
+    int hashes;
     sz_msg_log_entry_t *e;
     uint8_t **copies;
     size_t n, cap_n, bytes, max_bytes;
@@ -1294,7 +1341,7 @@ static int page_cb(void *arg, const sz_version_info_t *v) {
     pagebuf_t *pb = arg;
     if (v->seq >= pb->limit || pb->n >= pb->cap_n)
         return 1;
-    size_t len = v->rec->envelope_len;
+    size_t len = pb->hashes ? 32 : v->rec->envelope_len;
     if (pb->n > 0 && pb->bytes + len > pb->max_bytes)
         return 1;
     uint8_t *copy = malloc(len);
@@ -1302,7 +1349,7 @@ static int page_cb(void *arg, const sz_version_info_t *v) {
         pb->err = -ENOMEM;
         return 1;
     }
-    memcpy(copy, v->rec->envelope, len);
+    memcpy(copy, pb->hashes ? v->version_hash : v->rec->envelope, len);
     pb->e[pb->n].seq = v->seq;
     pb->e[pb->n].envelope = copy;
     pb->e[pb->n].len = len;
@@ -1320,7 +1367,7 @@ static int answer_sync(sz_server_t *s, const uint8_t *req, size_t len, uint8_t *
         *why = "SYNC does not decode";
         return SZ_E_MALFORMED;
     }
-    sz_msg_log_page_t pg = {.from = q.from};
+    sz_msg_log_page_t pg = {.from = q.from, .flags = q.flags};
     rc = sz_store_tree_head(s->store, s->node->secret_key, wall_ms(), &pg.head);
     if (rc != 0) {
         *why = "cannot sign the tree head";
@@ -1335,7 +1382,10 @@ static int answer_sync(sz_server_t *s, const uint8_t *req, size_t len, uint8_t *
         }
         pg.proof = proof;
     }
-    pagebuf_t pb = {.limit = pg.head.size, .max_bytes = q.max_bytes, .cap_n = q.max_count};
+    pagebuf_t pb = {.hashes = (q.flags & SZ_SYNC_HASHES) != 0,
+                    .limit = pg.head.size,
+                    .max_bytes = q.max_bytes,
+                    .cap_n = q.max_count};
     if (q.max_count > 0 && q.from < pg.head.size) {
         pb.e = calloc(q.max_count, sizeof *pb.e);
         pb.copies = calloc(q.max_count, sizeof *pb.copies);

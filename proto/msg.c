@@ -856,9 +856,11 @@ int sz_msg_sync_now_decode(sz_msg_sync_now_t *m, const uint8_t *in, size_t len) 
 #define SYNC_MAX_BYTES (SZ_MSG_MAX - 8192u)
 
 int sz_msg_sync_encode(const sz_msg_sync_t *m, uint8_t *out, size_t cap, size_t *out_len) {
-    if (m->max_count > SZ_MSG_MAX_PAGE || m->max_bytes > SYNC_MAX_BYTES)
+    if (m->max_count > SZ_MSG_MAX_PAGE || m->max_bytes > SYNC_MAX_BYTES ||
+        (m->flags & ~SZ_SYNC_HASHES) != 0)
         return SZ_E_ARGUMENT;
     wr_t w = wr_init(out, cap);
+    wr_u8(&w, m->flags);
     wr_u64(&w, m->from);
     wr_u32(&w, m->max_count);
     wr_u32(&w, m->max_bytes);
@@ -869,6 +871,9 @@ int sz_msg_sync_encode(const sz_msg_sync_t *m, uint8_t *out, size_t cap, size_t 
 
 int sz_msg_sync_decode(sz_msg_sync_t *m, const uint8_t *in, size_t len) {
     rd_t r = rd_init(in, len);
+    m->flags = rd_u8(&r);
+    if (!r.err && (m->flags & ~SZ_SYNC_HASHES) != 0)
+        rd_fail(&r, SZ_E_MALFORMED);
     m->from = rd_u64(&r);
     m->max_count = rd_u32(&r);
     m->max_bytes = rd_u32(&r);
@@ -881,20 +886,25 @@ int sz_msg_sync_decode(sz_msg_sync_t *m, const uint8_t *in, size_t len) {
 
 int sz_msg_log_page_encode(const sz_msg_log_page_t *m, uint8_t *out, size_t cap, size_t *out_len) {
     if (m->count > SZ_MSG_MAX_PAGE || (m->count > 0 && m->entries == NULL) ||
-        !proof_ok(m->proof, m->proof_len, SZ_MERKLE_MAX_CONSISTENCY_LEN))
+        !proof_ok(m->proof, m->proof_len, SZ_MERKLE_MAX_CONSISTENCY_LEN) ||
+        (m->flags & ~SZ_SYNC_HASHES) != 0)
         return SZ_E_ARGUMENT;
+    int hashes = (m->flags & SZ_SYNC_HASHES) != 0;
     wr_t w = wr_init(out, cap);
     wr_head(&w, &m->head);
     wr_u16(&w, (uint16_t)m->proof_len);
     wr_bytes(&w, m->proof, m->proof_len);
+    wr_u8(&w, m->flags);
     wr_u64(&w, m->from);
     wr_u16(&w, m->count);
     for (unsigned i = 0; i < m->count; i++) {
         const sz_msg_log_entry_t *e = &m->entries[i];
-        if (e->seq != m->from + i || e->seq >= m->head.size || !envelope_ok(e->envelope, e->len))
+        if (e->seq != m->from + i || e->seq >= m->head.size ||
+            (hashes ? (e->len != 32 || e->envelope == NULL) : !envelope_ok(e->envelope, e->len)))
             return SZ_E_ARGUMENT;
         wr_u64(&w, e->seq);
-        wr_u32(&w, (uint32_t)e->len);
+        if (!hashes)
+            wr_u32(&w, (uint32_t)e->len);
         wr_bytes(&w, e->envelope, e->len);
     }
     return finish(&w, out_len);
@@ -908,6 +918,10 @@ int sz_msg_log_page_decode(sz_msg_log_page_t *m, size_t cap_entries, const uint8
     rd_t r = rd_init(in, len);
     rd_head(&r, &m->head);
     m->proof = rd_proof(&r, SZ_MERKLE_MAX_CONSISTENCY_LEN, &m->proof_len);
+    m->flags = rd_u8(&r);
+    if (!r.err && (m->flags & ~SZ_SYNC_HASHES) != 0)
+        rd_fail(&r, SZ_E_MALFORMED);
+    int hashes = (m->flags & SZ_SYNC_HASHES) != 0;
     m->from = rd_u64(&r);
     uint16_t n = rd_u16(&r);
     if (!r.err && n > SZ_MSG_MAX_PAGE)
@@ -920,7 +934,12 @@ int sz_msg_log_page_decode(sz_msg_log_page_t *m, size_t cap_entries, const uint8
         /* Entries are consecutive from `from` and inside the signed head. */
         if (!r.err && (e->seq != m->from + i || e->seq < m->from || e->seq >= m->head.size))
             rd_fail(&r, SZ_E_MALFORMED);
-        e->envelope = rd_envelope(&r, &e->len);
+        if (hashes) {
+            e->envelope = rd_take(&r, 32);
+            e->len = 32;
+        } else {
+            e->envelope = rd_envelope(&r, &e->len);
+        }
     }
     int rc = rd_end(&r, 1);
     if (rc == 0)

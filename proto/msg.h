@@ -359,33 +359,39 @@ typedef struct sz_msg_sync_now_s {
 int sz_msg_sync_now_encode(const sz_msg_sync_now_t *m, uint8_t *out, size_t cap, size_t *out_len);
 int sz_msg_sync_now_decode(sz_msg_sync_now_t *m, const uint8_t *in, size_t len);
 
-/* ---- SYNC (type 22): from u64 (first log seq wanted), max count u32 (0..4096; 0 asks for the
- * head and proof only), max bytes u32 (0..SZ_MSG_MAX - 8192; envelope bytes per page, at least
- * one envelope is sent whatever the bound), proof from u64 (the size of the requester's last
- * verified head of this peer's log, 0 = none: the response carries a consistency proof from it),
- * the requester's own signed tree head (SZ_TREE_HEAD_LEN, so the peer learns its lag). ---- */
+/* ---- SYNC (type 22): flags u8 (SZ_SYNC_HASHES: entries carry version hashes instead of
+ * envelopes; other bits malformed), from u64 (first log seq wanted), max count u32 (0..4096; 0
+ * asks for the head and proof only), max bytes u32 (0..SZ_MSG_MAX - 8192; envelope bytes per
+ * page, at least one envelope is sent whatever the bound), proof from u64 (the size of the
+ * requester's last verified head of this peer's log, 0 = none: the response carries a
+ * consistency proof from it), the requester's own signed tree head (SZ_TREE_HEAD_LEN, so the peer
+ * learns its lag). ---- */
+#define SZ_SYNC_HASHES 0x01u
 typedef struct sz_msg_sync_s {
+    uint8_t flags;
     uint64_t from;
     uint32_t max_count;
     uint32_t max_bytes;
     uint64_t proof_from;
     sz_tree_head_t head; /* decode checks the encoding, not the signature */
 } sz_msg_sync_t;
-#define SZ_MSG_SYNC_LEN (8 + 4 + 4 + 8 + SZ_TREE_HEAD_LEN)
+#define SZ_MSG_SYNC_LEN (1 + 8 + 4 + 4 + 8 + SZ_TREE_HEAD_LEN)
 int sz_msg_sync_encode(const sz_msg_sync_t *m, uint8_t *out, size_t cap, size_t *out_len);
 int sz_msg_sync_decode(sz_msg_sync_t *m, const uint8_t *in, size_t len);
 
 /* ---- LOG_PAGE (type 23): the responder's signed tree head (SZ_TREE_HEAD_LEN), proof str16
  * (0..SZ_MERKLE_MAX_CONSISTENCY_LEN: the consistency proof from SYNC's proof from to the head's
- * size; empty when proof from is 0, equal to or beyond the size), from u64 (= SYNC's from), count
- * u16 (0..4096), per entry: seq u64 (strictly ascending, from upward, no gaps), envelope blob32
+ * size; empty when proof from is 0, equal to or beyond the size), flags u8 (= SYNC's), from u64
+ * (= SYNC's from), count u16 (0..4096), per entry: seq u64 (strictly ascending, from upward, no
+ * gaps), then with SZ_SYNC_HASHES the version hash [32], else the envelope blob32
  * (1..SZ_RECORD_MAX_LEN). Entries end before the head's size. ---- */
 typedef struct sz_msg_log_entry_s {
     uint64_t seq;
-    const uint8_t *envelope; /* borrowed */
-    size_t len;
+    const uint8_t *envelope; /* borrowed; with SZ_SYNC_HASHES the 32-byte version hash */
+    size_t len;              /* 32 with SZ_SYNC_HASHES */
 } sz_msg_log_entry_t;
 typedef struct sz_msg_log_page_s {
+    uint8_t flags;
     sz_tree_head_t head;  /* decode checks the encoding, not the signature */
     const uint8_t *proof; /* borrowed */
     size_t proof_len;

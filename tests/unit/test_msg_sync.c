@@ -198,14 +198,17 @@ static void test_sync_and_page(void **state) {
     assert_int_equal(ds.from, 100);
     assert_int_equal(ds.max_count, 512);
     assert_int_equal(sz_tree_head_verify(&ds.head), 0);
-    b[8] = 0xFF; /* max count beyond SZ_MSG_MAX_PAGE */
+    b[0] = 0x02; /* unknown flag */
     assert_int_equal(dec_sync(&ds, b, n), SZ_E_MALFORMED);
-    b[8] = 0;
-    b[12] = 0xFF; /* max bytes beyond its bound */
+    b[0] = 0;
+    b[9] = 0xFF; /* max count beyond SZ_MSG_MAX_PAGE */
     assert_int_equal(dec_sync(&ds, b, n), SZ_E_MALFORMED);
-    b[12] = 0;
+    b[9] = 0;
+    b[13] = 0xFF; /* max bytes beyond its bound */
+    assert_int_equal(dec_sync(&ds, b, n), SZ_E_MALFORMED);
+    b[13] = 0;
     /* head of size 0 must carry the empty root */
-    memset(b + 24, 0, 8);
+    memset(b + 25, 0, 8);
     assert_int_equal(dec_sync(&ds, b, n), SZ_E_MALFORMED);
     free(b);
 
@@ -223,8 +226,11 @@ static void test_sync_and_page(void **state) {
     assert_int_equal(dp.count, 2);
     assert_int_equal(g_entries[1].len, 300);
     assert_memory_equal(g_entries[1].envelope, env2, 300);
-    size_t off = SZ_TREE_HEAD_LEN + 2 + 64 + 8 + 2; /* first entry's seq */
-    b[off + 7] = 6;                                 /* seq must equal from */
+    size_t off = SZ_TREE_HEAD_LEN + 2 + 64 + 1 + 8 + 2; /* first entry's seq */
+    b[SZ_TREE_HEAD_LEN + 2 + 64] = 4;                   /* unknown flag */
+    assert_int_equal(dec_log_page(&dp, b, n), SZ_E_MALFORMED);
+    b[SZ_TREE_HEAD_LEN + 2 + 64] = 0;
+    b[off + 7] = 6; /* seq must equal from */
     assert_int_equal(dec_log_page(&dp, b, n), SZ_E_MALFORMED);
     b[off + 7] = 5;
     b[off + 8] = 0xFF; /* envelope longer than SZ_RECORD_MAX_LEN */
@@ -244,6 +250,22 @@ static void test_sync_and_page(void **state) {
     sz_msg_log_page_t small = {.entries = g_entries};
     assert_int_equal(sz_msg_log_page_decode(&small, 1, b, n), SZ_E_TOO_LARGE);
     free(b);
+    /* a page of hashes */
+    uint8_t h1[32], h2[32];
+    memset(h1, 0xA1, 32);
+    memset(h2, 0xB2, 32);
+    sz_msg_log_entry_t he[2] = {{.seq = 5, .envelope = h1, .len = 32},
+                                {.seq = 6, .envelope = h2, .len = 32}};
+    sz_msg_log_page_t hp = p;
+    hp.flags = SZ_SYNC_HASHES;
+    hp.entries = he;
+    b = encode(enc_log_page, &hp, &n);
+    check_strict(dec_log_page, enc_log_page, &dp, b, n);
+    assert_int_equal(dp.flags, SZ_SYNC_HASHES);
+    assert_memory_equal(g_entries[1].envelope, h2, 32);
+    free(b);
+    he[1].len = 31;
+    assert_int_equal(enc_log_page(&hp, NULL, 0, &n), SZ_E_ARGUMENT);
     /* an empty page (peers in sync) */
     p.count = 0;
     p.proof_len = 0;
