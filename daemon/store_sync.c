@@ -1,6 +1,7 @@
-/* Store additions for replication (daemon/sync.c): per-peer checkpoints kept in the meta database,
- * and the reconciliation source over the byhash database (sorted by version hash). STORE.md,
- * "Sync checkpoints", describes the key layout. */
+/* Store additions for replication (daemon/sync.c): per-peer checkpoints kept in the meta database
+ * under the key "sync:" || peer key (value: next u64, verified size u64, verified root [32], last
+ * sync ms u64, big-endian; proto/SYNC.md section 4.2), and the reconciliation source over the
+ * byhash database (its keys are the version hashes, already in bytewise order). */
 #include <errno.h>
 #include <string.h>
 
