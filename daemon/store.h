@@ -149,6 +149,11 @@ typedef struct sz_version_info_s {
     uint8_t record_id[32];
     uint32_t generation;
     const sz_record_t *rec; /* decoded envelope, borrowed for the call only */
+    /* NULL, or (sz_store_log only) the hash of the retraction that purged this version: the
+     * version's body is gone, so rec is then that retraction's envelope, the bytes this node can
+     * give for the log position (version_hash, record_id and generation stay the purged
+     * version's). History walks skip purged versions. */
+    const uint8_t *purged_by;
 } sz_version_info_t;
 
 /* Return non-zero to stop the walk early (that value is returned by the walk). The callback runs

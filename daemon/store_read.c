@@ -329,6 +329,7 @@ static int visit(sz_store_t *s, MDB_txn *txn, uint64_t seq, const MDB_val *v,
         return SZ_E_CORRUPT;
     info.seq = seq;
     info.rec = &rec;
+    info.purged_by = NULL;
     crypto_hash_sha256(info.version_hash, v->mv_data, v->mv_size);
     sz_record_id(&rec, info.version_hash, info.record_id);
     sz__byhash_t b;
@@ -336,6 +337,35 @@ static int visit(sz_store_t *s, MDB_txn *txn, uint64_t seq, const MDB_val *v,
     if (rc != 0)
         return rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc;
     info.generation = b.generation;
+    return cb(arg, &info);
+}
+
+/* A purged log position for sz_store_log: the purged version's hash and place, with the envelope
+ * of the retraction that purged it, so replication pages stay contiguous and carry the tombstone. */
+static int visit_purged(sz_store_t *s, MDB_txn *txn, uint64_t seq, const MDB_val *v,
+                        sz_store_version_cb cb, void *arg) {
+    sz__logent_t e;
+    sz__byhash_t b, rb;
+    MDB_val rv;
+    sz_record_t rec;
+    sz_version_info_t info;
+    if (sz__logent_decode(&e, v->mv_data, v->mv_size, 0) != 0)
+        return SZ_E_CORRUPT;
+    int rc = version_meta(s, txn, e.version_hash, &b);
+    if (rc == 0)
+        rc = version_meta(s, txn, e.retraction, &rb);
+    if (rc == 0)
+        rc = log_get(s, txn, rb.seq, &rv);
+    if (rc != 0)
+        return rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc;
+    if (sz_record_decode(&rec, rv.mv_data, rv.mv_size) != 0)
+        return SZ_E_CORRUPT;
+    info.seq = seq;
+    info.rec = &rec;
+    memcpy(info.version_hash, e.version_hash, 32);
+    sz_record_id(&e.rec, e.version_hash, info.record_id);
+    info.generation = b.generation;
+    info.purged_by = e.retraction;
     return cb(arg, &info);
 }
 
@@ -406,7 +436,8 @@ int sz_store_log(sz_store_t *s, uint64_t from, size_t max, sz_store_version_cb c
                 break;
             }
             uint64_t seq = sz__be64_get(k.mv_data);
-            rc = visit(s, txn, seq, &d, cb, arg);
+            rc = sz__logent_is_stub(d.mv_data, d.mv_size) ? visit_purged(s, txn, seq, &d, cb, arg)
+                                                          : visit(s, txn, seq, &d, cb, arg);
             if (rc != 0)
                 break;
             at = seq + 1;

@@ -174,6 +174,28 @@ static size_t search(sz_store_t *s, const char *q) {
     return n;
 }
 
+typedef struct logwalk_s {
+    size_t n;
+    uint64_t seq[8];
+    uint8_t hash[8][32], env_hash[8][32];
+    int purged[8];
+    uint8_t by[8][32];
+} logwalk_t;
+
+static int log_cb(void *arg, const sz_version_info_t *v) {
+    logwalk_t *w = arg;
+    if (w->n < 8) {
+        w->seq[w->n] = v->seq;
+        memcpy(w->hash[w->n], v->version_hash, 32);
+        crypto_hash_sha256(w->env_hash[w->n], v->rec->envelope, v->rec->envelope_len);
+        w->purged[w->n] = v->purged_by != NULL;
+        if (v->purged_by != NULL)
+            memcpy(w->by[w->n], v->purged_by, 32);
+    }
+    w->n++;
+    return 0;
+}
+
 static int count_cb(void *arg, const sz_version_info_t *v) {
     (void)v;
     (*(size_t *)arg)++;
@@ -265,6 +287,22 @@ static void test_author_retraction_purges(void **state) {
     assert_memory_equal(ids[0], other.hash, 32);
     assert_int_equal(sz_store_history(s, v1.hash, count_cb, &n), 0);
     assert_int_equal(n, 0);
+    /* The log walk (replication) gives every position: a purged one as its own hash with the
+     * retraction's envelope, so pages stay contiguous and carry the tombstone. */
+    logwalk_t lw = {0};
+    uint64_t next = 0;
+    assert_int_equal(sz_store_log(s, 0, 0, log_cb, &lw, &next), 0);
+    assert_int_equal(lw.n, 4);
+    assert_int_equal(next, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(lw.seq[i], i);
+    assert_memory_equal(lw.hash[0], v1.hash, 32);
+    assert_memory_equal(lw.hash[1], v2.hash, 32);
+    assert_true(lw.purged[0] && lw.purged[1] && !lw.purged[2] && !lw.purged[3]);
+    assert_memory_equal(lw.by[0], r.hash, 32);
+    assert_memory_equal(lw.env_hash[0], r.hash, 32);
+    assert_memory_equal(lw.env_hash[1], r.hash, 32);
+    assert_memory_equal(lw.env_hash[2], other.hash, 32);
     /* The version hashes stay: the Merkle log and its proofs are unchanged. */
     assert_int_equal(sz_store_has_version(s, v1.hash), 1);
     assert_int_equal(sz_store_tree_root(s, 3, root_after), 0);
