@@ -157,20 +157,23 @@ static int measure_reads(sz_store_t *s, uint8_t (*ids_in)[32], size_t n) {
     int rc;
     /* Get by record id, one thread, random order. The machine may be shared, so the rate is also
      * given per second of this thread's CPU time, which waiting for a core does not inflate. */
-    uint64_t st = 99;
     size_t gets = n < 1000000 ? n : 1000000;
-    t = now();
-    double c0 = cpu_now();
-    for (size_t i = 0; i < gets; i++) {
-        uint8_t cur[32];
-        size_t j = rnd(&st) % n;
-        if (sz_store_get_current(s, ids_in[j], cur, NULL) != 0)
-            return -1;
+    double c0;
+    for (int pass = 1; pass <= 2; pass++) {
+        uint64_t st = 99;
+        t = now();
+        c0 = cpu_now();
+        for (size_t i = 0; i < gets; i++) {
+            uint8_t cur[32];
+            size_t j = rnd(&st) % n;
+            if (sz_store_get_current(s, ids_in[j], cur, NULL) != 0)
+                return -1;
+        }
+        double get_s = now() - t, get_c = cpu_now() - c0;
+        printf("get current:      %.0f per second wall, %.0f per CPU-second, one thread, pass %d "
+               "(target >= 500k/s)\n",
+               (double)gets / get_s, (double)gets / get_c, pass);
     }
-    double get_s = now() - t, get_c = cpu_now() - c0;
-    printf("get current:      %.0f per second wall, %.0f per CPU-second, one thread (target >= "
-           "500k/s)\n",
-           (double)gets / get_s, (double)gets / get_c);
     /* Twice over the same ids: the first pass also maps the pages into this process (as a
      * daemon's first reads do), the second is the steady state. */
     size_t gets2 = gets / 2;
