@@ -245,7 +245,7 @@ static void fts_kick(sz_server_t *s) {
         return;
     uint64_t now = uv_now(s->loop);
     int busy = s->verify_pending > 0 || s->verify_workers > 0 || s->commit_queued > 0 ||
-               s->committing || now - s->last_submit_ms < FTS_QUIET_MS;
+               s->committing || now - s->last_submit_ms < FTS_QUIET_MS || sz_sync_busy(s);
     size_t step = busy ? FTS_STEP_BUSY : FTS_STEP_IDLE;
     if (busy && now - s->fts_last_ms < FTS_BUSY_GAP_MS) {
         /* Come back when the node may have gone quiet, or the gap has passed. */

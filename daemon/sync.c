@@ -530,6 +530,10 @@ static void try_commit(sz_peer_t *p) {
 }
 
 static void enqueue(sz_peer_t *p, batch_t *b) {
+    sz_server_t *s = p->sync->srv;
+    /* Replicated versions count as arrivals: full-text catch-up then runs in small steps and
+     * leaves the cores to verification and commits (ingest.c). */
+    s->last_submit_ms = uv_now(s->loop);
     b->queued = 1;
     if (p->btail)
         p->btail->next = b;
@@ -1641,6 +1645,16 @@ int sz_sync_start(sz_server_t *s) {
     }
     for (sz_peer_t *p = y->peers; p != NULL; p = p->next)
         connect_peer(p);
+    return 0;
+}
+
+int sz_sync_busy(sz_server_t *s) {
+    if (s->sync == NULL)
+        return 0;
+    for (sz_peer_t *p = s->sync->peers; p != NULL; p = p->next)
+        if (p->nbatches > 0 || p->committing || (p->sync_rid != 0 && !p->caught_up) ||
+            p->mode != MODE_PULL)
+            return 1;
     return 0;
 }
 

@@ -37,6 +37,10 @@ void sz_sync_stop(sz_server_t *s);
 /* Frees everything, after the loop has stopped. */
 void sz_sync_free(sz_server_t *s);
 
+/* 1 while some peer's pages or fetched versions are being received, verified or committed (the
+ * full-text catch-up then takes small steps, as during submits). */
+int sz_sync_busy(sz_server_t *s);
+
 /* 1 when key (borrowed) is a peer in the table. */
 int sz_sync_is_peer(sz_server_t *s, const uint8_t key[32]);
 
