@@ -872,8 +872,8 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     if (append_version(w, v, rid, rv.recno, gen, r) != 0)
         goto out;
     if (wins) {
-        rc = sz_index_update(s->idx, w->t.txn, rid, rv.first_created, old_purged ? NULL : &old,
-                             rec);
+        rc =
+            sz_index_update(s->idx, w->t.txn, rid, rv.first_created, old_purged ? NULL : &old, rec);
         if (rc != 0)
             sz__txn_fail(&w->t, rc, module_rc(rc));
         r->flags |= SZ_PUT_CURRENT;

@@ -341,7 +341,8 @@ static int visit(sz_store_t *s, MDB_txn *txn, uint64_t seq, const MDB_val *v,
 }
 
 /* A purged log position for sz_store_log: the purged version's hash and place, with the envelope
- * of the retraction that purged it, so replication pages stay contiguous and carry the tombstone. */
+ * of the retraction that purged it, so replication pages stay contiguous and carry the tombstone.
+ */
 static int visit_purged(sz_store_t *s, MDB_txn *txn, uint64_t seq, const MDB_val *v,
                         sz_store_version_cb cb, void *arg) {
     sz__logent_t e;
