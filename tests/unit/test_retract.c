@@ -132,13 +132,12 @@ static sz_store_t *open_store(const char *dir, int editor_b) {
     return s;
 }
 
-/* 1 when any regular file in dir (not recursing) holds marker. */
-static int folder_holds(const char *dir, const char *marker) {
+/* 1 when any regular file in dir (not recursing) holds the ml bytes of marker. */
+static int folder_holds_bytes(const char *dir, const void *marker, size_t ml) {
     DIR *d = opendir(dir);
     assert_non_null(d);
     struct dirent *de;
     int found = 0;
-    size_t ml = strlen(marker);
     while ((de = readdir(d)) != NULL) {
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
@@ -158,6 +157,10 @@ static int folder_holds(const char *dir, const char *marker) {
     }
     closedir(d);
     return found;
+}
+
+static int folder_holds(const char *dir, const char *marker) {
+    return folder_holds_bytes(dir, marker, strlen(marker));
 }
 
 static size_t check_problems(const char *dir) {
@@ -230,6 +233,8 @@ static void test_sealed_never_indexed(void **state) {
     sz_store_close(s);
     /* Only ciphertext reached the disk: no file of the folder holds the plaintext marker. */
     assert_false(folder_holds(dir, "qzmarkersealedxq"));
+    /* ... while the ciphertext is there: the tail of the sealed body, stored verbatim. */
+    assert_true(folder_holds_bytes(dir, body + blen - 64, 64));
     assert_int_equal(check_problems(dir), 0);
     free(body);
     free(e.buf);
