@@ -79,6 +79,11 @@ int sz__safety_open(sz_store_t *s, MDB_txn *txn) {
     int rc = mdb_dbi_open(txn, "retracted", MDB_CREATE, &s->retracted);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "revoked", MDB_CREATE, &s->revoked);
+    MDB_stat st;
+    if (rc == 0 && (rc = mdb_stat(txn, s->retracted, &st)) == 0)
+        s->any_retracted = st.ms_entries > 0;
+    if (rc == 0 && (rc = mdb_stat(txn, s->revoked, &st)) == 0)
+        s->any_revoked = st.ms_entries > 0;
     return sz__lmdb_err(rc);
 }
 
@@ -237,7 +242,7 @@ int sz__safety_admit(sz_store_t *s, sz__txn_t *t, const sz_verified_t *v) {
     MDB_val k = {32, (void *)v->version_hash}, d;
     /* Only testimony and case versions can be retracted (check_retraction), whatever the order
      * of arrival. */
-    int rc = rec->kind == SZ_KIND_TESTIMONY || rec->kind == SZ_KIND_CASE
+    int rc = s->any_retracted && (rec->kind == SZ_KIND_TESTIMONY || rec->kind == SZ_KIND_CASE)
                  ? sz__txn_get(t, s->retracted, &k, &d)
                  : SZ_E_NOT_FOUND;
     if (rc == 0 && d.mv_size == TOMB_LEN) {
@@ -260,7 +265,7 @@ int sz__safety_admit(sz_store_t *s, sz__txn_t *t, const sz_verified_t *v) {
         return rc;
     }
     MDB_val ak = {32, (void *)rec->author};
-    rc = sz__txn_get(t, s->revoked, &ak, &d);
+    rc = s->any_revoked ? sz__txn_get(t, s->revoked, &ak, &d) : SZ_E_NOT_FOUND;
     if (rc == 0)
         return SZ_E_REVOKED;
     if (rc != SZ_E_NOT_FOUND)
@@ -380,6 +385,8 @@ int sz__safety_apply(sz_store_t *s, sz__txn_t *t, const sz_verified_t *v) {
         sz__be64_put(val + 32, rec->created);
         MDB_val k = {32, key}, d = {sizeof(val), val};
         rc = sz__txn_put(t, s->revoked, &k, &d, MDB_NOOVERWRITE);
+        /* Set before the commit: if the transaction aborts this only costs lookups. */
+        s->any_revoked = 1;
         return rc == SZ_E_EXISTS ? 0 : rc;
     }
     if (rec->kind != SZ_KIND_RETRACTION)
@@ -391,6 +398,7 @@ int sz__safety_apply(sz_store_t *s, sz__txn_t *t, const sz_verified_t *v) {
     memcpy(tomb, v->version_hash, 32);
     memcpy(tomb + 32, r.record, 32);
     memcpy(tomb + 64, rec->author, 32);
+    s->any_retracted = 1;
     int purged = 0;
     for (size_t i = 0; i < r.n && t->err == 0; i++) {
         MDB_val k = {32, r.versions[i]}, d = {sizeof(tomb), tomb};

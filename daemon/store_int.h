@@ -67,6 +67,7 @@ struct sz_store_s {
     int last_lmdb_rc; /* LMDB or errno code of the last failed write transaction */
     char errmsg[256];
     MDB_dbi retracted, revoked; /* safety.c: tombstones and revoked keys (STORE.md) */
+    int any_retracted, any_revoked; /* 0 while those are empty: ingest skips their lookups */
 };
 
 void sz__be64_put(uint8_t *p, uint64_t v);
