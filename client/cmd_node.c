@@ -1200,7 +1200,7 @@ int sz_node_verify_id(sz_cli_t *cli, const char *id) {
 /* ---- history --------------------------------------------------------------------------------- */
 
 int sz__node_history(sz_cli_t *cli, sz_net_t *net, const char *id, json_t **arr_out,
-                     uint8_t **hashes, size_t *nout, uint8_t rid[32]) {
+                     uint8_t **hashes, size_t *nout, uint8_t rid[32], size_t *nmissing) {
     int rc;
     if (arr_out != NULL)
         *arr_out = NULL;
@@ -1329,6 +1329,14 @@ int sz__node_history(sz_cli_t *cli, sz_net_t *net, const char *id, json_t **arr_
         json_object_set_new(o, "generation", json_integer(v.generation));
         json_array_append_new(arr, o);
     }
+    if (nseen == 0) {
+        /* A node sends no version it purged; a record with none left is all retracted. */
+        rc = sz_cli_fail(cli,
+                         "record %.64s: the node sent no version (every version has been "
+                         "retracted and purged there)",
+                         id);
+        goto out;
+    }
     if (arr_out != NULL) {
         *arr_out = arr;
         arr = NULL;
@@ -1336,6 +1344,17 @@ int sz__node_history(sz_cli_t *cli, sz_net_t *net, const char *id, json_t **arr_
     *hashes = seen;
     seen = NULL;
     *nout = nseen;
+    if (nmissing != NULL) {
+        /* Parents named but never sent; counted once each. */
+        size_t distinct = 0;
+        for (size_t i = 0; i < nunsent; i++) {
+            int dup = 0;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = memcmp(unsent + 32 * i, unsent + 32 * j, 32) == 0;
+            distinct += !dup;
+        }
+        *nmissing = distinct;
+    }
     rc = SZ_EXIT_OK;
 out:
     free(unsent);
@@ -1360,7 +1379,8 @@ int sz_cmd_history(sz_cli_t *cli, int argc, char **argv) {
     json_t *arr = NULL;
     uint8_t *seen = NULL, rid[32];
     size_t nseen = 0;
-    rc = sz__node_history(cli, net, id, &arr, &seen, &nseen, rid);
+    size_t nmissing = 0;
+    rc = sz__node_history(cli, net, id, &arr, &seen, &nseen, rid, &nmissing);
     if (rc != SZ_EXIT_OK)
         goto out;
     if (cli->json) {
@@ -1370,6 +1390,10 @@ int sz_cmd_history(sz_cli_t *cli, int argc, char **argv) {
         sz_hex_encode(hex, rid, 32);
         printf("record %s: %zu version%s (each verified here)\n", hex, nseen,
                nseen == 1 ? "" : "s");
+        if (nmissing > 0)
+            printf("           and %zu earlier version%s named as parent%s but not sent: "
+                   "retracted and purged on this node\n",
+                   nmissing, nmissing == 1 ? "" : "s", nmissing == 1 ? "" : "s");
         size_t i;
         json_t *o;
         json_array_foreach(arr, i, o) {

@@ -230,7 +230,7 @@ int sz_cmd_retract(sz_cli_t *cli, int argc, char **argv) {
     sz_hex_encode(idhex, rid, 32);
     if (a->nversions == 0) {
         uint8_t hrid[32];
-        if ((rc = sz__node_history(cli, net, idhex, NULL, &versions, &n, hrid)) != SZ_EXIT_OK)
+        if ((rc = sz__node_history(cli, net, idhex, NULL, &versions, &n, hrid, NULL)) != SZ_EXIT_OK)
             goto out;
         if (n == 0 || n > RETRACT_MAX_VERSIONS) {
             rc = sz_cli_fail(cli,
@@ -302,7 +302,7 @@ int sz_cmd_redact(sz_cli_t *cli, int argc, char **argv) {
         goto out;
     sz_hex_encode(idhex, rid, 32);
     /* The versions to retract are those that exist before the redacted one. */
-    if ((rc = sz__node_history(cli, net, idhex, NULL, &versions, &n, hrid)) != SZ_EXIT_OK)
+    if ((rc = sz__node_history(cli, net, idhex, NULL, &versions, &n, hrid, NULL)) != SZ_EXIT_OK)
         goto out;
     if (n == 0 || n > RETRACT_MAX_VERSIONS) {
         rc = sz_cli_fail(cli, "record %s has %zu versions; a retraction names 1 to %d", idhex, n,

@@ -58,9 +58,10 @@ void sz__fetched_free(sz__fetched_t *f);
 /* Lists every version of record id (a prefix, borrowed), verifying each, parents first. On
  * success *arr (may be NULL if not wanted) is a JSON array of the versions' descriptions owned by
  * the caller, *hashes a malloc'd array of *n version hashes owned by the caller (free()), and rid
- * the full record id. */
+ * the full record id. *nmissing (may be NULL) is the number of versions named as parents but not
+ * sent: a node does not send versions it purged after a retraction. */
 int sz__node_history(sz_cli_t *cli, sz_net_t *net, const char *id, json_t **arr, uint8_t **hashes,
-                     size_t *n, uint8_t rid[32]);
+                     size_t *n, uint8_t rid[32], size_t *nmissing);
 
 /* Sends a signed envelope (borrowed) and checks the acknowledgement against version. */
 int sz__node_submit(sz_cli_t *cli, sz_net_t *net, const uint8_t *env, size_t env_len,

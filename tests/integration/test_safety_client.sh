@@ -222,6 +222,13 @@ EOF2
 expect_ok "the redacted version is current" "$SAMIZDAT" --json get "$did" --version "$dv"
 python3 -c 'import json; j=json.load(open("out")); assert j["current"] and j["body"]["statement"]["text"]=="[redacted]"' &&
     ok "the redacted version is current with the new body" || bad "redacted version current" "$(head -c 600 out)"
+if [ "$node_purges" = 1 ]; then
+    expect_ok "history of the redacted record" "$SAMIZDAT" history "$did"
+    grep -q "1 version (each verified here)" out && grep -q "and 1 earlier version named as parent but not sent" out &&
+        ok "history shows the redacted version and says the earlier one was purged" || bad "history after redact" "$(cat out)"
+    expect_fail "history of a wholly retracted record is one line" "every version has been retracted" \
+        "$SAMIZDAT" history "$pid"
+fi
 expect_fail "redact a sealed record without --seal-to" "is sealed" "$SAMIZDAT" redact "$sid" sealed2.json
 expect_ok "redact a sealed record with --seal-to" "$SAMIZDAT" --json redact "$sid" sealed2.json --seal-to "$archivist"
 # sv2 may already be purged (retracted above), and a node does not list purged versions.
