@@ -99,9 +99,13 @@ expect_fail "bad --admin key" 2 "--admin nonsense is not a public key" \
     "$SAMIZDATD" --data d --admin nonsense
 expect_fail "bad --listen" 2 "--listen: listen = 127.0.0.1:99999 is not HOST:PORT.*port" \
     "$SAMIZDATD" --data d --listen 127.0.0.1:99999
+# Regression: reading --admin from a .pub file used sodium_malloc before sodium_init (SIGABRT).
+printf 'untrusted comment: samizdat public key\n%s=\n' "$(printf 'A%.0s' $(seq 43))" >adm.pub
+expect_fail "--admin FILE.pub is read before a later bad option" 2 "--listen" \
+    "$SAMIZDATD" --data d --admin adm.pub --listen 127.0.0.1:99999
 expect_fail "a DNS name to listen on" 1 "listen = localhost:7000: the listen address must be numeric" \
     "$SAMIZDATD" --data d --listen localhost:7000
-expect_fail "--compact is not there yet" 2 "not available yet" "$SAMIZDATD" --compact d
+expect_fail "--compact on a folder with no archive" 1 "d holds no archive" "$SAMIZDATD" --compact d
 check "no folder was made by refused command lines" test ! -e d
 
 # ---- first start ----

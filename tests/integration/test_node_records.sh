@@ -92,8 +92,8 @@ expect_ok "submit prints the record id" "$SAMIZDAT" submit testimony "$EXAMPLES/
 grep -Eqx '[0-9a-f]{64}' out && ok "submit output is one id" || bad "submit output is one id" "$(cat out)"
 expect_fail "submit --attach is not yet supported" "not yet supported" \
     "$SAMIZDAT" submit testimony "$EXAMPLES/testimony-minimal.json" --attach x
-expect_fail "submit --seal-to is not yet supported" "not yet supported" \
-    "$SAMIZDAT" submit testimony "$EXAMPLES/testimony-minimal.json" --seal-to "$alice"
+expect_fail "submit --seal-to with a bad key fails locally" "is neither a public key" \
+    "$SAMIZDAT" submit testimony "$EXAMPLES/testimony-minimal.json" --seal-to nonsense
 printf '{"title": 5}' >badbody.json
 expect_fail "submit an invalid body fails locally" "badbody.json" "$SAMIZDAT" submit testimony badbody.json
 expect_fail "submit without a node" "no node given" env -u SAMIZDAT_NODE "$SAMIZDAT" submit testimony "$EXAMPLES/testimony-minimal.json"
