@@ -99,6 +99,11 @@ static int prove_hash(sz_store_t *st, const uint8_t nonce[static 32], sz_msg_pro
         it->status = SZ_PROVE_NOT_HELD;
         return 0;
     }
+    if (rc == SZ_E_RETRACTED) {
+        /* A retraction purged the body: the node rightly holds only the hash and tombstone. */
+        it->status = SZ_PROVE_PURGED;
+        return 0;
+    }
     if (rc < 0)
         return rc;
     sz_audit_digest(it->digest, nonce, env, elen);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "audit.h"
+#include "encoding.h"
 #include "error.h"
 #include "merkle.h"
 #include "msg.h"
@@ -260,6 +261,43 @@ static void test_prove_by_hash(void **state) {
     free(r.payload);
 }
 
+/* A version purged by its author's retraction is answered as PURGED, not as an error that fails
+ * the whole request: the node holds only its hash and the tombstone, as it should. */
+static void test_prove_purged(void **state) {
+    fx_t *f = *state;
+    char body[256], hex[65];
+    sz_hex_encode(hex, f->hash[3], 32);
+    int blen =
+        snprintf(body, sizeof body,
+                 "{\"record\":\"%s\",\"versions\":[\"%s\"],\"reason\":\"danger\"}", hex, hex);
+    sz_record_fields_t rf = {.kind = SZ_KIND_RETRACTION,
+                             .created = T0 + 1000,
+                             .body = (const uint8_t *)body,
+                             .body_len = (uint32_t)blen};
+    uint8_t *env = NULL;
+    size_t len = 0;
+    assert_int_equal(sz_record_sign(&rf, f->sk, &env, &len), 0);
+    sz_put_result_t res;
+    const uint8_t *e = env;
+    assert_int_equal(sz_store_put_batch(f->st, &e, &len, 1, &res), 0);
+    assert_int_equal(res.err, 0);
+    free(env);
+
+    sz_msg_audit_prove_t q;
+    memset(&q, 0, sizeof q);
+    randombytes_buf(q.nonce, 32);
+    q.count = 2;
+    memcpy(q.items[0].version_hash, f->hash[3], 32);
+    memcpy(q.items[1].version_hash, f->hash[4], 32);
+    sz_msg_audit_proof_t m;
+    sz_audit_reply_t r;
+    prove(f, &q, &m, &r);
+    assert_int_equal(m.items[0].status, SZ_PROVE_PURGED);
+    assert_int_equal(m.items[1].status, SZ_PROVE_OK);
+    expect_digest(q.nonce, f->env[4], f->len[4], m.items[1].digest);
+    free(r.payload);
+}
+
 static void test_prove_by_index(void **state) {
     fx_t *f = *state;
     uint64_t sizes[] = {1, 2, 7, NREC};
@@ -424,6 +462,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_head_beyond_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prove_by_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prove_purged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prove_by_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prove_mixed_and_bad_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prove_bounds, setup, teardown),
