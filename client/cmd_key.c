@@ -26,6 +26,7 @@ const char sz_usage_key[] =
     "       samizdat key restore BACKUP [-o KEYFILE] [--recovery-key FILE] [--kdf LEVEL]\n"
     "       samizdat [--node NODE] [--key FILE] key revoke [--reason TEXT]\n"
     "                                        [--key-to-revoke PUBKEY] [--effective EDTF]\n"
+    "                                        [--backup BACKUP]\n"
     "       samizdat [--key FILE] key show\n"
     "\n"
     "backup   Writes a backup of your secret key (--key, $SAMIZDAT_KEY or the default) to FILE\n"
@@ -43,8 +44,9 @@ const char sz_usage_key[] =
     "         file is protected by a new passphrase (asked twice, or $SAMIZDAT_PASSPHRASE_FILE).\n"
     "revoke   Signs and submits a revocation record (kind 4): nodes that accept it refuse new\n"
     "         records signed by the key. Without --key-to-revoke the signing key revokes itself\n"
-    "         (e.g. restored from a backup after a laptop was stolen); an admin key may revoke\n"
-    "         another key by naming it. Prints the revocation's record id.\n"
+    "         (after a laptop was stolen: sign with --backup BACKUP, which asks the backup's\n"
+    "         passphrase, instead of the lost key file); an admin key may revoke another key\n"
+    "         by naming it. Prints the revocation's record id.\n"
     "show     Prints the public key of your secret key file (no passphrase needed).\n"
     "\n"
     "  -o, --output FILE       where to write the backup (backup) or key file (restore)\n"
@@ -56,6 +58,7 @@ const char sz_usage_key[] =
     "  --reason TEXT           why the key is revoked (default \"compromised\"); public\n"
     "  --key-to-revoke PUBKEY  the key to revoke (key text or .pub file; default: your own)\n"
     "  --effective EDTF        from when the key is no longer trusted (default: now)\n"
+    "  --backup BACKUP         revoke: sign with the key in this backup file (its passphrase)\n"
     "  --json                  print the result as JSON\n"
     "\n"
     "Passphrases come from the terminal, or for scripts from the first line of the files named\n"
@@ -70,7 +73,8 @@ enum {
     OPT_FORCE,
     OPT_REASON,
     OPT_KEY_TO_REVOKE,
-    OPT_EFFECTIVE
+    OPT_EFFECTIVE,
+    OPT_BACKUP
 };
 
 typedef struct key_args_s {
@@ -80,6 +84,7 @@ typedef struct key_args_s {
     const char *reason;
     const char *key_to_revoke;
     const char *effective;
+    const char *backup;
     int force;
     int kdf_given;
     sz_kdf_limits_t limits;
@@ -118,6 +123,9 @@ static int key_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
     case OPT_EFFECTIVE:
         a->effective = arg;
         break;
+    case OPT_BACKUP:
+        a->backup = arg;
+        break;
     }
     return SZ_CLI_GO;
 }
@@ -139,6 +147,7 @@ static const sz_cli_option_t revoke_options[] = {
     {"reason", 0, 1, OPT_REASON},
     {"key-to-revoke", 0, 1, OPT_KEY_TO_REVOKE},
     {"effective", 0, 1, OPT_EFFECTIVE},
+    {"backup", 0, 1, OPT_BACKUP},
     {NULL, 0, 0, 0},
 };
 
@@ -231,27 +240,12 @@ static int load_recovery_key(const sz_cli_t *cli, const char *path, uint8_t **sk
     return sz_cli_load_secret_key(&other, sk);
 }
 
-static int key_restore(sz_cli_t *cli, key_args_t *a, const char *backup) {
-    char path[PATH_MAX], pub_path[PATH_MAX + 8];
-    int rc, is_default = 0;
-    if (a->output != NULL) {
-        snprintf(path, sizeof(path), "%s", a->output);
-    } else {
-        rc = sz_cli_key_path(cli, path, sizeof(path), &is_default);
-        if (rc != 0)
-            return sz_cli_fail(cli, "no home directory to put the key in: use -o KEYFILE");
-    }
-    snprintf(pub_path, sizeof(pub_path), "%s.pub", path);
-    /* Checked before any passphrase is asked, and the write refuses to replace again. */
-    if (access(path, F_OK) == 0)
-        return sz_cli_fail(cli, "%.*s already exists; restore never replaces a key (use -o NEW)",
-                           MAX_PATH_SHOWN, path);
-    if (access(pub_path, F_OK) == 0)
-        return sz_cli_fail(cli, "%.*s already exists; restore never replaces a key (use -o NEW)",
-                           MAX_PATH_SHOWN, pub_path);
-    if (!a->kdf_given)
-        sz_kdf_limits_named(&a->limits, "moderate");
-
+/* Opens the backup file at path: with the archive's recovery secret key file when recovery_key is
+ * not NULL (escrow), else with the backup's passphrase. On success *sk is a sodium_malloc'd secret
+ * key the caller owns (sz_secretkey_free). Prints why on failure. */
+static int open_backup(sz_cli_t *cli, const char *backup, const char *recovery_key, uint8_t **out) {
+    int rc;
+    *out = NULL;
     uint8_t *text = NULL;
     size_t len = 0;
     rc = sz_cli_read_file(backup, SZ_KEYBACKUP_TEXT_MAX, 1, &text, &len);
@@ -267,14 +261,14 @@ static int key_restore(sz_cli_t *cli, key_args_t *a, const char *backup) {
                            MAX_PATH_SHOWN, backup);
     }
     uint8_t *sk = NULL;
-    if (a->recovery_key != NULL) {
+    if (recovery_key != NULL) {
         if (!info.has_escrow) {
             sodium_free(text);
             return sz_cli_fail(cli, "%.*s has no escrow copy: restore it with its passphrase",
                                MAX_PATH_SHOWN, backup);
         }
         uint8_t *rsk = NULL;
-        if ((rc = load_recovery_key(cli, a->recovery_key, &rsk)) != SZ_EXIT_OK) {
+        if ((rc = load_recovery_key(cli, recovery_key, &rsk)) != SZ_EXIT_OK) {
             sodium_free(text);
             return rc;
         }
@@ -319,6 +313,34 @@ static int key_restore(sz_cli_t *cli, key_args_t *a, const char *backup) {
         if (rc != 0)
             return sz_cli_fail(cli, "%.*s: %s", MAX_PATH_SHOWN, backup, sz_strerror(rc));
     }
+    *out = sk;
+    return SZ_EXIT_OK;
+}
+
+static int key_restore(sz_cli_t *cli, key_args_t *a, const char *backup) {
+    char path[PATH_MAX], pub_path[PATH_MAX + 8];
+    int rc, is_default = 0;
+    if (a->output != NULL) {
+        snprintf(path, sizeof(path), "%s", a->output);
+    } else {
+        rc = sz_cli_key_path(cli, path, sizeof(path), &is_default);
+        if (rc != 0)
+            return sz_cli_fail(cli, "no home directory to put the key in: use -o KEYFILE");
+    }
+    snprintf(pub_path, sizeof(pub_path), "%s.pub", path);
+    /* Checked before any passphrase is asked, and the write refuses to replace again. */
+    if (access(path, F_OK) == 0)
+        return sz_cli_fail(cli, "%.*s already exists; restore never replaces a key (use -o NEW)",
+                           MAX_PATH_SHOWN, path);
+    if (access(pub_path, F_OK) == 0)
+        return sz_cli_fail(cli, "%.*s already exists; restore never replaces a key (use -o NEW)",
+                           MAX_PATH_SHOWN, pub_path);
+    if (!a->kdf_given)
+        sz_kdf_limits_named(&a->limits, "moderate");
+
+    uint8_t *sk = NULL;
+    if ((rc = open_backup(cli, backup, a->recovery_key, &sk)) != SZ_EXIT_OK)
+        return rc;
     char *pass = NULL, *keytext = NULL;
     size_t pass_len = 0;
     rc = new_passphrase(cli, SZ_PASSPHRASE_ENV, "New passphrase for the restored key file: ", &pass,
@@ -377,7 +399,12 @@ static int key_revoke(sz_cli_t *cli, key_args_t *a) {
         (rc = sz__parse_key_arg(cli, "--key-to-revoke", a->key_to_revoke, target)) != SZ_EXIT_OK)
         return rc;
     uint8_t *sk = NULL;
-    if ((rc = sz_cli_load_secret_key(cli, &sk)) != SZ_EXIT_OK)
+    /* After a laptop is stolen the key file is gone with it: the backup signs instead. */
+    if (a->backup != NULL)
+        rc = open_backup(cli, a->backup, NULL, &sk);
+    else
+        rc = sz_cli_load_secret_key(cli, &sk);
+    if (rc != SZ_EXIT_OK)
         return rc;
     if (a->key_to_revoke == NULL)
         memcpy(target, sk + 32, 32);

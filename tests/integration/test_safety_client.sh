@@ -344,6 +344,20 @@ import json, sys
 j = json.load(open("out"))
 assert j["author"] == sys.argv[2] and j["body"] == {"key": sys.argv[1], "reason": "superseded"}, j
 EOF2
+"$SAMIZDAT" keygen -o laptop.key --no-passphrase >/dev/null 2>&1 || bad "keygen laptop" "failed"
+expect_ok "back up the laptop key" env SAMIZDAT_BACKUP_PASSPHRASE_FILE="$work/backup.pass" \
+    "$SAMIZDAT" --key laptop.key key backup -o laptop.backup --kdf interactive
+mv laptop.key stolen-laptop.key
+expect_fail "revoke --backup with a wrong backup passphrase" "wrong backup passphrase" \
+    env SAMIZDAT_BACKUP_PASSPHRASE_FILE="$work/wrong.pass" "$SAMIZDAT" key revoke --backup laptop.backup
+expect_ok "the laptop is stolen: revoke its key from the backup" env SAMIZDAT_BACKUP_PASSPHRASE_FILE="$work/backup.pass" \
+    "$SAMIZDAT" --json key revoke --backup laptop.backup --reason "laptop stolen"
+[ "$(json_get out 'j["key"]')" = "$(sed -n 2p laptop.key.pub)" ] && [ "$(json_get out 'j["self"]')" = "true" ] &&
+    ok "the revocation from the backup names the laptop key, signed by itself" || bad "revoke --backup" "$(cat out)"
+if [ "$node_purges" = 1 ]; then
+    expect_fail "the thief's new record is refused" "revoked" \
+        "$SAMIZDAT" --key stolen-laptop.key submit testimony "$EXAMPLES/testimony-minimal.json"
+fi
 expect_fail "an unrelated key cannot revoke another key" "refused" "$SAMIZDAT" --key bob.key key revoke --key-to-revoke alice.key.pub
 expect_fail "revoke with a bad --effective" "does not match its schema" "$SAMIZDAT" key revoke --effective yesterday
 expect_fail "revoke with a bad --key-to-revoke" "neither a public key" "$SAMIZDAT" key revoke --key-to-revoke nonsense
