@@ -313,6 +313,9 @@ static int open_backup(sz_cli_t *cli, const char *backup, const char *recovery_k
         if (rc != 0)
             return sz_cli_fail(cli, "%.*s: %s", MAX_PATH_SHOWN, backup, sz_strerror(rc));
     }
+    if (sk == NULL)
+        return sz_cli_fail(cli, "%.*s: no key was restored (this is a bug)", MAX_PATH_SHOWN,
+                           backup);
     *out = sk;
     return SZ_EXIT_OK;
 }
@@ -339,8 +342,8 @@ static int key_restore(sz_cli_t *cli, key_args_t *a, const char *backup) {
         sz_kdf_limits_named(&a->limits, "moderate");
 
     uint8_t *sk = NULL;
-    if ((rc = open_backup(cli, backup, a->recovery_key, &sk)) != SZ_EXIT_OK)
-        return rc;
+    if ((rc = open_backup(cli, backup, a->recovery_key, &sk)) != SZ_EXIT_OK || sk == NULL)
+        return rc != SZ_EXIT_OK ? rc : SZ_EXIT_FAIL;
     char *pass = NULL, *keytext = NULL;
     size_t pass_len = 0;
     rc = new_passphrase(cli, SZ_PASSPHRASE_ENV, "New passphrase for the restored key file: ", &pass,
@@ -404,8 +407,8 @@ static int key_revoke(sz_cli_t *cli, key_args_t *a) {
         rc = open_backup(cli, a->backup, NULL, &sk);
     else
         rc = sz_cli_load_secret_key(cli, &sk);
-    if (rc != SZ_EXIT_OK)
-        return rc;
+    if (rc != SZ_EXIT_OK || sk == NULL)
+        return rc != SZ_EXIT_OK ? rc : SZ_EXIT_FAIL;
     if (a->key_to_revoke == NULL)
         memcpy(target, sk + 32, 32);
     char target_text[SZ_PUBKEY_TEXT_LEN + 1];
