@@ -16,13 +16,15 @@ node_start() {
 node_restart() {
     local name=$1 port_var="PORT_$1"
     local port=${!port_var}
+    local seen
+    seen=$(grep -c 'event=listen' "$work/$name.log")
     "$SAMIZDATD" --data "$work/$name" --listen "127.0.0.1:$port" --admin "$work/admin.key.pub" \
         >>"$work/$name.log" 2>&1 &
     DAEMON_PID=$!
     DAEMON_PIDS+=("$DAEMON_PID")
     printf -v "PID_$name" %s "$DAEMON_PID"
     for _ in $(seq 300); do
-        [ "$(grep -c 'event=listen' "$work/$name.log")" -ge 2 ] && return 0
+        [ "$(grep -c 'event=listen' "$work/$name.log")" -gt "$seen" ] && return 0
         kill -0 "$DAEMON_PID" 2>/dev/null || break
         sleep 0.1
     done
