@@ -19,6 +19,7 @@
 #include "invite.h"
 #include "node.h"
 #include "policy.h"
+#include "reconcile.h"
 #include "record.h"
 #include "server.h"
 #include "store.h"
@@ -438,6 +439,107 @@ static void test_roles(void **state) {
     fx_stop(&f);
 }
 
+/* ---- The store's side: checkpoints, set digest, reconciliation source ---- */
+
+typedef struct diff_s {
+    size_t have, need;
+} diff_t;
+
+static int on_diff(void *arg, int kind, const uint8_t id[32]) {
+    (void)id;
+    diff_t *d = arg;
+    if (kind == SZ_RECON_HAVE)
+        d->have++;
+    else
+        d->need++;
+    return 0;
+}
+
+static void test_store_side(void **state) {
+    (void)state;
+    char dir[] = "/tmp/sz_test_sync_store_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    sz_store_t *st = NULL;
+    assert_int_equal(sz_store_open(&st, dir, NULL), 0);
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    enum { N = 300 };
+    uint8_t *env[N];
+    size_t len[N];
+    uint8_t ids[N][32];
+    for (int i = 0; i < N; i++) {
+        env_t e = mk(sk, i);
+        env[i] = e.buf;
+        len[i] = e.len;
+        crypto_hash_sha256(ids[i], e.buf, e.len);
+    }
+    sz_put_result_t res[N];
+    /* The store holds the first 280; the array (the "peer") holds all but the first 10. */
+    assert_int_equal(sz_store_put_batch(st, (const uint8_t *const *)env, len, 280, res), 0);
+
+    /* Checkpoints: absent, written, read back, deleted. */
+    uint8_t peer[32];
+    randombytes_buf(peer, 32);
+    sz_checkpoint_t cp, back;
+    assert_int_equal(sz_store_checkpoint_get(st, peer, &back), SZ_E_NOT_FOUND);
+    cp = (sz_checkpoint_t){.next = 17, .verified_size = 20, .last_sync_ms = 99};
+    memset(cp.verified_root, 0x42, 32);
+    assert_int_equal(sz_store_checkpoint_put(st, peer, &cp), 0);
+    assert_int_equal(sz_store_checkpoint_get(st, peer, &back), 0);
+    assert_memory_equal(&back, &cp, sizeof cp);
+    assert_int_equal(sz_store_checkpoint_del(st, peer), 0);
+    assert_int_equal(sz_store_checkpoint_get(st, peer, &back), SZ_E_NOT_FOUND);
+
+    /* The set digest is the fingerprint of the whole set, as an array source computes it. */
+    uint64_t count = 0;
+    uint8_t fp[16], fp2[16], sum[32] = {0};
+    assert_int_equal(sz_store_set_digest(st, &count, fp), 0);
+    assert_int_equal(count, 280);
+    for (int i = 0; i < 280; i++)
+        sz_recon_sum_add(sum, ids[i]);
+    sz_recon_fingerprint(sum, 280, fp2);
+    assert_memory_equal(fp, fp2, 16);
+    assert_int_equal(sz_store_has_version(st, ids[0]), 1);
+    assert_int_equal(sz_store_has_version(st, ids[290]), 0);
+
+    /* Reconciliation between the store and an array finds exactly the difference. */
+    sz_recon_array_t *arr = NULL;
+    assert_int_equal(sz_recon_array_new(&arr, (const uint8_t(*)[32])ids + 10, N - 10), 0);
+    sz_recon_source_t a_src, s_src;
+    sz_recon_array_source(arr, &a_src);
+    sz_store_recon_source(st, &s_src);
+    diff_t d = {0}, e = {0};
+    sz_recon_options_t so = {.on_id = on_diff, .arg = &d, .idlist = 8};
+    sz_recon_options_t ao = {.on_id = on_diff, .arg = &e, .idlist = 8};
+    sz_recon_t *ini = NULL, *rsp = NULL;
+    assert_int_equal(sz_recon_new(&ini, &s_src, &so), 0);
+    assert_int_equal(sz_recon_new(&rsp, &a_src, &ao), 0);
+    const uint8_t *out = NULL;
+    size_t olen = 0;
+    assert_int_equal(sz_recon_initiate(ini, &out, &olen), 0);
+    int done = 0;
+    for (int round = 0; round < 64 && olen > 0; round++) {
+        sz_recon_t *to = round % 2 == 0 ? rsp : ini;
+        uint8_t *copy = malloc(olen);
+        memcpy(copy, out, olen);
+        assert_int_equal(sz_recon_process(to, copy, olen, &out, &olen, &done), 0);
+        free(copy);
+    }
+    assert_int_equal(d.have, 10); /* the store holds 10 the array lacks */
+    assert_int_equal(d.need, 20); /* and lacks 20 the array holds */
+    assert_int_equal(e.have, 20);
+    assert_int_equal(e.need, 10);
+    sz_recon_free(ini);
+    sz_recon_free(rsp);
+    sz_recon_array_free(arr);
+    for (int i = 0; i < N; i++)
+        free(env[i]);
+    sz_store_close(st);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -448,6 +550,7 @@ int main(void) {
         cmocka_unit_test(test_forged_push_stores_nothing),
         cmocka_unit_test(test_unknown_mirror_refused),
         cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_store_side),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
