@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "error.h"
+#include "fastpath.h"
+#include "jsonscan.h"
 #include "lmdb_txn.h"
 #include "record.h"
 #include "tokenize.h"
@@ -554,7 +556,8 @@ typedef struct builder_s {
     uint32_t words;
     tok_t *toks;
     size_t toks_cap;
-    buf_t out; /* the encoded forward entry */
+    buf_t out;  /* the encoded forward entry */
+    buf_t text; /* a decoded string with escapes */
     uint8_t sig[SIG_BYTES];
 } builder_t;
 
@@ -564,6 +567,7 @@ static void builder_free(builder_t *b) {
     free(b->len);
     free(b->toks);
     free(b->out.p);
+    free(b->text.p);
 }
 
 static int builder_slot(builder_t *b, uint32_t off, uint8_t len) {
@@ -607,8 +611,8 @@ static int builder_json(builder_t *b, json_t *v) {
     return builder_text(b, json_string_value(v), json_string_length(v));
 }
 
-/* Reads the text fields named by the schemas (schema/testimony.schema.json, case.schema.json). */
-static int builder_body(builder_t *b, unsigned kind, const uint8_t *body, size_t len) {
+/* Reads the text fields through a jansson tree: the reference for builder_body(). */
+static int builder_body_jansson(builder_t *b, unsigned kind, const uint8_t *body, size_t len) {
     if (kind != SZ_KIND_TESTIMONY && kind != SZ_KIND_CASE)
         return 0;
     json_error_t jerr;
@@ -639,6 +643,74 @@ static int builder_body(builder_t *b, unsigned kind, const uint8_t *body, size_t
         rc = builder_json(b, json_object_get(root, "summary"));
     }
     json_decref(root);
+    return rc;
+}
+
+/* Adds the text of a string span (with quotes) from a well-formed document. Strings without
+ * escapes are tokenized in place; others are decoded into b->text first. Other values add nothing,
+ * as in builder_json(). */
+static int builder_span(builder_t *b, sz_jspan_t v) {
+    if (sz_json_type(v) != SZ_JSON_STRING)
+        return 0;
+    const uint8_t *in = v.p + 1;
+    size_t n = v.len - 2;
+    if (memchr(in, '\\', n) == NULL)
+        return builder_text(b, (const char *)in, n);
+    int rc = buf_reserve(&b->text, n);
+    if (rc != 0)
+        return rc;
+    size_t out;
+    if ((rc = sz_json_string(v, b->text.p, n, &out)) != 0)
+        return rc;
+    return builder_text(b, (const char *)b->text.p, out);
+}
+
+/* Reads the text fields named by the schemas (schema/testimony.schema.json, case.schema.json).
+ * A body that is certainly well-formed JSON (sz__json_well_formed(): what jansson accepts, no
+ * duplicate keys) is walked with the zero-allocation scanner; anything else, including every body
+ * to be refused, goes through jansson, which decides. */
+static int builder_body(builder_t *b, unsigned kind, const uint8_t *body, size_t len) {
+    if (kind != SZ_KIND_TESTIMONY && kind != SZ_KIND_CASE)
+        return 0;
+    sz_jspan_t root, v, st, tr, item;
+    if (!sz__json_well_formed(body, len) || sz_json_root(body, len, &root) != 0)
+        return builder_body_jansson(b, kind, body, len);
+    sz_json_type_t rt = sz_json_type(root);
+    if (rt == SZ_JSON_ARRAY)
+        return 0;
+    if (rt != SZ_JSON_OBJECT) /* jansson refuses a bare scalar without JSON_DECODE_ANY */
+        return builder_body_jansson(b, kind, body, len);
+    int rc = sz_json_get(root, "title", &v);
+    if (rc == 1)
+        rc = builder_span(b, v);
+    if (rc != 0)
+        return rc;
+    if (kind == SZ_KIND_CASE) {
+        rc = sz_json_get(root, "summary", &v);
+        return rc == 1 ? builder_span(b, v) : rc;
+    }
+    rc = sz_json_get(root, "statement", &st);
+    if (rc != 1 || sz_json_type(st) != SZ_JSON_OBJECT)
+        return rc < 0 ? rc : 0;
+    if ((rc = sz_json_get(st, "text", &v)) == 1)
+        rc = builder_span(b, v);
+    if (rc != 0)
+        return rc;
+    rc = sz_json_get(st, "translations", &tr);
+    if (rc != 1 || sz_json_type(tr) != SZ_JSON_ARRAY)
+        return rc < 0 ? rc : 0;
+    sz_json_iter_t it;
+    if ((rc = sz_json_iter_init(&it, tr)) != 0)
+        return rc;
+    while ((rc = sz_json_next_element(&it, &item)) == 1) {
+        if (sz_json_type(item) != SZ_JSON_OBJECT)
+            continue;
+        int r2 = sz_json_get(item, "text", &v);
+        if (r2 == 1)
+            r2 = builder_span(b, v);
+        if (r2 != 0)
+            return r2;
+    }
     return rc;
 }
 

@@ -853,6 +853,15 @@ out:
     return r;
 }
 
+/* Parses json into ps; returns 0 if it is certainly a document jansson accepts (see fastpath.h). */
+static int parse_document(parser_t *ps, uint32_t *root) {
+    skip_ws(ps);
+    if (new_node(ps, root) != 0 || parse_value(ps, *root, 0) != 0)
+        return -1;
+    skip_ws(ps);
+    return ps->p == ps->end ? 0 : -1;
+}
+
 int sz__fast_accepts(const sz__fast_schema_t *fs, const uint8_t *json, size_t len) {
     if (fs == NULL || json == NULL || len == 0)
         return 0;
@@ -860,17 +869,71 @@ int sz__fast_accepts(const sz__fast_schema_t *fs, const uint8_t *json, size_t le
     parser_t ps = {.p = json, .end = json + len, .nodes = stack, .cap = STACK_NODES};
     uint32_t root;
     int ok = 0;
-    skip_ws(&ps);
-    if (new_node(&ps, &root) != 0 || parse_value(&ps, root, 0) != 0)
-        goto done;
-    skip_ws(&ps);
-    if (ps.p != ps.end)
-        goto done;
-    vctx_t c = {ps.nodes, 0};
-    ok = check(&c, fs->top, &ps.nodes[root]) == PASS;
-done:
+    if (parse_document(&ps, &root) == 0) {
+        vctx_t c = {ps.nodes, 0};
+        ok = check(&c, fs->top, &ps.nodes[root]) == PASS;
+    }
     if (ps.heap)
         free(ps.nodes);
     free(ps.text);
     return ok;
+}
+
+int sz__json_well_formed(const uint8_t *json, size_t len) {
+    if (json == NULL || len == 0 || sz__utf8_invalid_at(json, len) != len)
+        return 0;
+    node_t stack[STACK_NODES];
+    parser_t ps = {.p = json, .end = json + len, .nodes = stack, .cap = STACK_NODES};
+    uint32_t root;
+    int ok = parse_document(&ps, &root) == 0;
+    if (ps.heap)
+        free(ps.nodes);
+    free(ps.text);
+    return ok;
+}
+
+size_t sz__utf8_invalid_at(const uint8_t *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        /* Bodies are mostly ASCII: skip eight such bytes at a time. */
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
+        uint8_t c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return i;
+        }
+        if (len - i <= n)
+            return i;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += n + 1;
+    }
+    return len;
 }

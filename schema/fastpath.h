@@ -27,4 +27,15 @@ void sz__fast_free(sz__fast_schema_t *fs);
  * SZ_SCHEMA_MAX_DOC bytes) is certainly a valid document under fs, else 0 (invalid, or unsure). */
 int sz__fast_accepts(const sz__fast_schema_t *fs, const uint8_t *json, size_t len);
 
+/* Returns 1 if json (borrowed, len bytes) is certainly one JSON value that jansson reads with
+ * JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, in well-formed UTF-8: no duplicate keys, no \u0000,
+ * every number in range. Returns 0 when it is not, or when this checker is not sure (integers of
+ * more than 18 digits, nesting deeper than 64, objects of more than 256 members). Used by the
+ * full-text indexer (daemon/fts.c) before it extracts fields with proto/jsonscan.h. */
+int sz__json_well_formed(const uint8_t *json, size_t len);
+
+/* Returns the offset of the first byte of s (borrowed, len bytes) that is not part of well-formed
+ * UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF), or len if there is none. */
+size_t sz__utf8_invalid_at(const uint8_t *s, size_t len);
+
 #endif

@@ -768,54 +768,6 @@ static int load_schema(const char *text, json_t **out, sz_schema_error_t *err) {
 
 /* ---- documents ----------------------------------------------------------------------------- */
 
-/* Returns the offset of the first byte that is not part of well-formed UTF-8 (no overlong forms,
- * no surrogates, nothing above U+10FFFF), or len if there is none. */
-static size_t utf8_invalid_at(const uint8_t *s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        /* Bodies are mostly ASCII: skip eight such bytes at a time. */
-        while (len - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080ull)
-                break;
-            i += 8;
-        }
-        if (i >= len)
-            break;
-        uint8_t c = s[i];
-        size_t n;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return i;
-        }
-        if (len - i <= n)
-            return i;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += n + 1;
-    }
-    return len;
-}
-
 static void set_error(sz_schema_error_t *err, const char *fmt, ...) {
     if (err == NULL)
         return;
@@ -840,7 +792,7 @@ static int validate_document(const json_t *schema, const sz__fast_schema_t *fast
         set_error(err, "no document given");
         return SZ_E_ARGUMENT;
     }
-    size_t bad = utf8_invalid_at(json, len);
+    size_t bad = sz__utf8_invalid_at(json, len);
     if (bad < len) {
         set_error(err, "invalid UTF-8 at byte %zu", bad);
         return SZ_E_UTF8;
