@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FTS_CHUNK_MAX 4096 /* log entries per full-text catch-up transaction */
+#define FTS_CHUNK_MAX 4096     /* log entries per full-text catch-up transaction */
+#define FTS_FLUSH_PENDING 2048 /* pending documents merged when a catch-up reaches the log's end   \
+                                */
 
 /* mdb_get in a read transaction with our error mapping. */
 static int rget(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *v) {
@@ -690,10 +692,15 @@ static int fts_one(sz_store_t *s, sz__txn_t *t, const MDB_val *v) {
     return 0;
 }
 
+/* The write lock is taken per chunk, not for the whole call, so commits of new records wait for
+ * at most one chunk of indexing. Reaching the end of the log merges the pending documents only
+ * when FTS_FLUSH_PENDING of them have gathered, or when the call found nothing new to index (the
+ * caller is idle): a stream of small arrivals would otherwise merge a few documents at a time,
+ * which costs twice as much per document as merging thousands. Pending documents are searched
+ * too, and sz_fts_set() merges on its own at its pending limit. */
 int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
     uint64_t walked = 0;
     int rc = 0, retried = 0;
-    pthread_mutex_lock(&s->wlock);
     for (;;) {
         if (max != 0 && walked >= max)
             break;
@@ -701,10 +708,14 @@ int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
         if (max != 0 && max - walked < chunk)
             chunk = max - walked;
         sz__txn_t t;
-        if ((rc = sz__grow_map(s, chunk * 16384 + (1 << 20), 0)) != 0)
+        pthread_mutex_lock(&s->wlock);
+        if ((rc = sz__grow_map(s, chunk * 16384 + (1 << 20), 0)) != 0) {
+            pthread_mutex_unlock(&s->wlock);
             break;
+        }
         if (sz__txn_begin(&t, s->env, 0) != 0) {
             rc = t.err;
+            pthread_mutex_unlock(&s->wlock);
             break;
         }
         MDB_val k = {7, "fts_seq"}, d;
@@ -714,6 +725,7 @@ int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
             from = sz__be64_get(d.mv_data);
         MDB_cursor *c;
         size_t n = 0;
+        int flushed = 0;
         uint64_t at = from;
         if (sz__txn_cursor(&t, s->log, &c) == 0) {
             uint8_t k8[8];
@@ -730,16 +742,19 @@ int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
                     r2 = sz__txn_cget(&t, c, &lk, &lv, MDB_NEXT);
             }
             mdb_cursor_close(c);
-            /* Caught up: merge pending documents so searches stop scanning them. */
-            if (r2 == SZ_E_NOT_FOUND && n > 0 && t.err == 0) {
+            sz_fts_stats_t fst;
+            if (r2 == SZ_E_NOT_FOUND && t.err == 0 && sz_fts_stats(s->fts, t.txn, &fst) == 0 &&
+                fst.pending > 0 && (n == 0 || fst.pending >= FTS_FLUSH_PENDING)) {
                 int fr = sz_fts_flush(s->fts, t.txn);
                 if (fr != 0)
                     sz__txn_fail(&t, fr, fr == SZ_E_NO_SPACE ? MDB_MAP_FULL : 0);
+                flushed = 1;
             }
         }
-        if (n == 0) {
+        if (n == 0 && !flushed) {
             sz__txn_abort(&t);
             rc = t.err;
+            pthread_mutex_unlock(&s->wlock);
             break;
         }
         uint8_t a8[8];
@@ -750,16 +765,20 @@ int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
         if (rc == 0)
             sz__readers_reset(s);
         if (rc != 0) {
-            if (rc == SZ_E_NO_SPACE && !retried && sz__grow_map(s, chunk * 16384, 1) == 0) {
+            int grown = rc == SZ_E_NO_SPACE && !retried && sz__grow_map(s, chunk * 16384, 1) == 0;
+            pthread_mutex_unlock(&s->wlock);
+            if (grown) {
                 retried = 1;
                 continue;
             }
             break;
         }
+        pthread_mutex_unlock(&s->wlock);
         walked += n;
         retried = 0;
+        if (n == 0)
+            break; /* only merged: nothing was left to index */
     }
-    pthread_mutex_unlock(&s->wlock);
     if (done != NULL)
         *done = walked;
     return rc;
