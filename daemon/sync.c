@@ -83,6 +83,7 @@ typedef struct sz_peer_s {
     sz_checkpoint_t cp;
     uint64_t next_req;
     uint32_t sync_rid;
+    uint32_t stale_rid; /* an abandoned SYNC whose answer is ignored */
     uint64_t sync_from;
     uint8_t sync_flags;
     int caught_up;
@@ -228,6 +229,17 @@ static void drop_batches(sz_peer_t *p) {
     (void)last;
     p->btail = NULL;
     pending_clear(p);
+}
+
+/* Something of a pull was lost (a failed commit, a local failure): drop what is queued after it
+ * and pull again from the last checkpoint. An answer to a SYNC still outstanding is ignored. */
+static void restart_pull(sz_peer_t *p) {
+    drop_batches(p);
+    if (p->sync_rid != 0)
+        p->stale_rid = p->sync_rid;
+    p->sync_rid = 0;
+    p->next_req = p->cp.next;
+    p->caught_up = 0;
 }
 
 /* ---- Violations ---- */
@@ -411,9 +423,9 @@ static void after_commit(uv_work_t *w, int status) {
         pthread_mutex_lock(&y->lock);
         p->last_error = j->rc;
         pthread_mutex_unlock(&y->lock);
-        /* Pull again from the last checkpoint: nothing of this batch is stored. */
-        p->next_req = p->cp.next;
-        p->caught_up = 0;
+        /* Nothing of this batch is stored: later batches must not move the checkpoint past it.
+         * Drop them and pull again from the last checkpoint. */
+        restart_pull(p);
     } else {
         for (size_t k = 0; k < j->n; k++) {
             item_t *it = &b->items[j->idx[k]];
@@ -488,8 +500,9 @@ static void try_commit(sz_peer_t *p) {
     p->nbatches--;
     b->queued = 0;
     if (b->bad) {
+        /* Refused for a local failure (memory): the same as a failed commit. */
         batch_free(b);
-        try_commit(p);
+        restart_pull(p);
         return;
     }
     cjob_t *j = calloc(1, sizeof *j);
@@ -506,8 +519,7 @@ static void try_commit(sz_peer_t *p) {
             free(j);
         }
         batch_free(b);
-        p->next_req = p->cp.next;
-        p->caught_up = 0;
+        restart_pull(p);
         return;
     }
     for (size_t i = 0; i < b->n; i++) {
@@ -968,7 +980,7 @@ void sz_sync_on_message(sz_conn_t *c, const sz_msg_t *m) {
             on_fetched(p, m, i);
             return;
         }
-    if (t == SZ_MSG_ERROR)
+    if (t == SZ_MSG_ERROR || (rid != 0 && rid == p->stale_rid))
         return; /* an answer to something abandoned */
     violation(p, NULL, "unexpected message on the sync connection", SZ_E_PROTOCOL, NULL);
 }
