@@ -20,6 +20,8 @@
 typedef struct sz_sync_s sz_sync_t;
 
 #define NO_SEQ UINT64_MAX
+#define SYNC_CP_PAGES 8 /* pages committed between checkpoint writes in a long pull */
+#define SYNC_CP_MS 1000 /* ... or this long */
 
 enum { MODE_PULL = 0, MODE_RECON, MODE_FETCH };
 enum { B_PAGE = 0, B_FETCH, B_PUSH, B_RETRY };
@@ -44,6 +46,7 @@ typedef struct batch_s {
     item_t *items;
     size_t n;
     uint64_t page_end; /* PAGE: the seq after its last entry */
+    int last_page; /* PAGE: the last of a pull (reaches the head's size), or a checkpoint batch */
     unsigned chunks_left;
     int verified, bad, dropped, queued;
     size_t bad_index;
@@ -84,6 +87,8 @@ typedef struct sz_peer_s {
     uint64_t next_req;
     uint32_t sync_rid;
     uint32_t stale_rid; /* an abandoned SYNC whose answer is ignored */
+    unsigned pages_since_cp;
+    uint64_t cp_written_ms;
     uint64_t sync_from;
     uint8_t sync_flags;
     int caught_up;
@@ -529,7 +534,15 @@ static void try_commit(sz_peer_t *p) {
     j->b = b;
     j->srv = s;
     memcpy(j->key, p->key, 32);
-    j->write_cp = b->kind == B_PAGE;
+    /* During a long pull the checkpoint is written every few pages, not after each one (each
+     * write is a transaction of its own): a crash only repeats those pages. */
+    uint64_t now = uv_now(s->loop);
+    j->write_cp = b->kind == B_PAGE && (b->last_page || ++p->pages_since_cp >= SYNC_CP_PAGES ||
+                                        now - p->cp_written_ms >= SYNC_CP_MS);
+    if (j->write_cp) {
+        p->pages_since_cp = 0;
+        p->cp_written_ms = now;
+    }
     j->cp = p->cp;
     j->pending_min = pending_min_seq(p);
     j->work.data = j;
@@ -697,6 +710,7 @@ static void checkpoint_batch(sz_peer_t *p, uint64_t end) {
     b->peer = p;
     b->kind = B_PAGE;
     b->page_end = end;
+    b->last_page = 1;
     enqueue(p, b);
 }
 
@@ -839,6 +853,7 @@ static void on_log_page(sz_peer_t *p, const sz_msg_t *m) {
         b->items = items;
         b->n = pg.count;
         b->page_end = pg.from + pg.count;
+        b->last_page = b->page_end >= pg.head.size;
         copy = NULL;
         p->next_req = b->page_end;
         enqueue(p, b);
