@@ -17,7 +17,7 @@
 #include "node_ops.h"
 
 const char sz_usage_peer[] =
-    "Usage: samizdat [--node NODE] [--key FILE] [--json] peer add INVITE\n"
+    "usage: samizdat [--node NODE] [--key FILE] [--json] peer add INVITE\n"
     "       samizdat [--node NODE] [--key FILE] [--json] peer list\n"
     "       samizdat [--node NODE] [--key FILE] [--json] peer remove KEY\n"
     "\n"
@@ -31,7 +31,7 @@ const char sz_usage_peer[] =
     "  remove KEY   stop mirroring the peer with public key KEY (text or a .pub file)\n";
 
 const char sz_usage_sync[] =
-    "Usage: samizdat [--node NODE] [--key FILE] [--json] sync [--wait SECONDS] [PEER]\n"
+    "usage: samizdat [--node NODE] [--key FILE] [--json] sync [--wait SECONDS] [PEER]\n"
     "\n"
     "Asks the node to sync now with PEER (its public key, or a .pub file) or with every peer: it\n"
     "reconciles the whole version set with each connected peer and fetches what it lacks, then\n"
