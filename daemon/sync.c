@@ -4,6 +4,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -78,6 +79,7 @@ typedef struct sz_peer_s {
     uv_timer_t timer;
     int timer_open;
     uint32_t backoff_ms;
+    int resolving; /* a DNS lookup of host is in progress */
     sz_conn_t *out;
     uint64_t gen; /* bumped at every connect and close */
     uint32_t next_rid;
@@ -1009,32 +1011,87 @@ static void schedule(sz_peer_t *p, uint64_t ms) {
         uv_timer_start(&p->timer, on_timer, ms, 0);
 }
 
-static void connect_peer(sz_peer_t *p) {
-    sz_server_t *s = p->sync->srv;
-    if (p->out != NULL || p->removed || p->sync->stopping)
-        return;
-    struct sockaddr_storage ss;
-    if (uv_ip4_addr(p->host, p->port, (struct sockaddr_in *)&ss) != 0 &&
-        uv_ip6_addr(p->host, p->port, (struct sockaddr_in6 *)&ss) != 0) {
-        SZ_LOG(SZ_LOG_WARN, "sync_connect_failed", SZ_LF_PUBKEY("peer", p->key),
-               SZ_LF_STR("addr", p->addr),
-               SZ_LF_STR("reason", "peer addresses must be numeric IPv4 or IPv6"));
-        p->last_error = SZ_E_CONFIG;
-        set_state(p, SZ_PEER_STATE_BACKOFF);
-        schedule(p, SZ_SYNC_BACKOFF_MAX_MS);
-        return;
-    }
+/* The next reconnect delay: a uniform draw in [3/4, 5/4] of the current step, which then
+ * doubles up to the bound. */
+static uint32_t next_backoff(sz_peer_t *p) {
+    uint32_t b = p->backoff_ms ? p->backoff_ms : SZ_SYNC_BACKOFF_MIN_MS;
+    uint32_t delay = b - b / 4 + randombytes_uniform(b / 2 + 1);
+    p->backoff_ms = b >= SZ_SYNC_BACKOFF_MAX_MS / 2 ? SZ_SYNC_BACKOFF_MAX_MS : b * 2;
+    return delay;
+}
+
+static void connect_failed(sz_peer_t *p, int rc) {
+    pthread_mutex_lock(&p->sync->lock);
+    p->last_error = rc < 0 ? rc : SZ_E_STATE;
+    p->state = SZ_PEER_STATE_BACKOFF;
+    pthread_mutex_unlock(&p->sync->lock);
+    schedule(p, next_backoff(p));
+}
+
+static void connect_to(sz_peer_t *p, const struct sockaddr *sa) {
     sz_conn_t *c = NULL;
-    int rc = sz_conn_connect(s, (const struct sockaddr *)&ss, p->key, p, &c);
+    int rc = sz_conn_connect(p->sync->srv, sa, p->key, p, &c);
     if (rc != 0) {
-        pthread_mutex_lock(&p->sync->lock);
-        p->last_error = rc;
-        p->state = SZ_PEER_STATE_BACKOFF;
-        pthread_mutex_unlock(&p->sync->lock);
-        schedule(p, p->backoff_ms);
+        connect_failed(p, rc);
         return;
     }
     p->out = c;
+    set_state(p, SZ_PEER_STATE_CONNECTING);
+}
+
+typedef struct resolve_s {
+    uv_getaddrinfo_t req;
+    sz_peer_t *p;
+} resolve_t;
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+    resolve_t *r = req->data;
+    sz_peer_t *p = r->p;
+    free(r);
+    p->resolving = 0;
+    if (p->removed || p->sync->stopping || p->out != NULL) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    if (status != 0 || res == NULL) {
+        SZ_LOG(SZ_LOG_WARN, "sync_resolve_failed", SZ_LF_PUBKEY("peer", p->key),
+               SZ_LF_STR("addr", p->addr), SZ_LF_STR("err", uv_err_name(status)));
+        uv_freeaddrinfo(res);
+        connect_failed(p, SZ_E_CONFIG);
+        return;
+    }
+    connect_to(p, res->ai_addr);
+    uv_freeaddrinfo(res);
+}
+
+static void connect_peer(sz_peer_t *p) {
+    sz_server_t *s = p->sync->srv;
+    if (p->out != NULL || p->resolving || p->removed || p->sync->stopping)
+        return;
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(p->host, p->port, (struct sockaddr_in *)&ss) == 0 ||
+        uv_ip6_addr(p->host, p->port, (struct sockaddr_in6 *)&ss) == 0) {
+        connect_to(p, (const struct sockaddr *)&ss);
+        return;
+    }
+    /* A DNS name: resolved on the thread pool at each attempt, so a moved peer is found. */
+    resolve_t *r = calloc(1, sizeof *r);
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)p->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    if (r == NULL) {
+        connect_failed(p, -ENOMEM);
+        return;
+    }
+    r->p = p;
+    r->req.data = r;
+    int rc = uv_getaddrinfo(s->loop, &r->req, on_resolved, p->host, port, &hints);
+    if (rc != 0) {
+        free(r);
+        connect_failed(p, rc);
+        return;
+    }
+    p->resolving = 1;
     set_state(p, SZ_PEER_STATE_CONNECTING);
 }
 
@@ -1114,10 +1171,8 @@ void sz_sync_on_close(sz_conn_t *c) {
         check_waiters(y);
         return;
     }
-    /* Exponential backoff with jitter: a uniform draw in [3/4, 5/4] of the current step. */
-    uint32_t b = p->backoff_ms ? p->backoff_ms : SZ_SYNC_BACKOFF_MIN_MS;
-    uint32_t delay = b - b / 4 + randombytes_uniform(b / 2 + 1);
-    p->backoff_ms = b >= SZ_SYNC_BACKOFF_MAX_MS / 2 ? SZ_SYNC_BACKOFF_MAX_MS : b * 2;
+    /* Exponential backoff with jitter. */
+    uint32_t delay = next_backoff(p);
     set_state(p, SZ_PEER_STATE_BACKOFF);
     schedule(p, delay);
     check_waiters(y);

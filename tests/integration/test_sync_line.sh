@@ -89,4 +89,10 @@ sz B peer remove "$ckey" >out 2>err && ok "peer remove" || bad "peer remove" "$(
 sz B --json peer list >out 2>err
 [ "$(json_get out 'len(j)')" = 1 ] && ok "one peer left" || bad "after remove" "$(cat out)"
 grep -q "$ckey" B/peers && bad "peers file" "C still listed" || ok "the peers file no longer lists C"
+submit A case "$EXAMPLES/case-moldova.json" >/dev/null
+
+echo "# peer add again, by a DNS name (localhost)"
+sz B peer add "$(sed 's/127\.0\.0\.1/localhost/' C/invite)" >out 2>err && ok "B adds C as localhost" ||
+    bad "add by name" "$(cat err)"
+if d=$(converge 30 A B C); then ok "C catches up through the name ($d)"; else bad "re-added peer" "timeout"; fi
 finish
