@@ -1678,6 +1678,8 @@ static int add_peer(sz_sync_t *y, const char *invite, int from_config, sz_peer_t
         p->timer.data = p;
         p->timer_open = 1;
     }
+    /* STATUS reads the address from the thread pool: change it under the lock. */
+    pthread_mutex_lock(&y->lock);
     if (p->invite != NULL)
         sodium_free(p->invite);
     p->invite = copy;
@@ -1687,7 +1689,6 @@ static int add_peer(sz_sync_t *y, const char *invite, int from_config, sz_peer_t
         snprintf(p->addr, sizeof p->addr, "?");
     p->from_config = from_config;
     p->backoff_ms = SZ_SYNC_BACKOFF_MIN_MS;
-    pthread_mutex_lock(&y->lock);
     p->removed = 0;
     p->state = SZ_PEER_STATE_IDLE;
     if (fresh) {
