@@ -64,10 +64,12 @@ find_binaries() {
         if [ ! -x "$SAMIZDATD" ] || [ ! -x "$SAMIZDAT" ]; then
             command -v cmake >/dev/null || die "cmake is missing: run deploy/install-deps.sh, or set SAMIZDATD and SAMIZDAT"
             echo "devnet: building samizdatd and samizdat in $root/build (Release, once)" >&2
-            cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >"$root/build.log" 2>&1 &&
+            local blog=$root/build/devnet-build.log
+            mkdir -p "$root/build" || die "cannot create $root/build"
+            cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >"$blog" 2>&1 &&
                 cmake --build "$root/build" -j"$(nproc 2>/dev/null || echo 2)" --target samizdatd samizdat \
-                    >>"$root/build.log" 2>&1 ||
-                die "the build failed; see $root/build.log"
+                    >>"$blog" 2>&1 ||
+                die "the build failed; see $blog"
         fi
     fi
     [ -x "$SAMIZDATD" ] || die "samizdatd not found or not executable: $SAMIZDATD"
