@@ -91,6 +91,7 @@ typedef struct sz_peer_s {
     uint32_t stale_rid; /* an abandoned SYNC whose answer is ignored */
     unsigned pages_since_cp;
     uint64_t cp_written_ms;
+    uint64_t progress_ms; /* loop time of the last answer or commit */
     uint64_t sync_from;
     uint8_t sync_flags;
     int caught_up;
@@ -421,6 +422,7 @@ static void after_commit(uv_work_t *w, int status) {
     sz_server_t *s = y->srv;
     s->pending_work--;
     p->committing = 0;
+    p->progress_ms = uv_now(s->loop);
     if (status < 0 && j->rc == 0)
         j->rc = SZ_E_STATE;
     size_t stored = 0, refused = 0;
@@ -749,8 +751,11 @@ static void peer_pump(sz_peer_t *p) {
     int busy = peer_busy(p);
     if (p->state != SZ_PEER_STATE_CONNECTING)
         set_state(p, busy ? SZ_PEER_STATE_SYNCING : SZ_PEER_STATE_CONNECTED);
+    /* Idle: poll soon. Busy: a watchdog, so a peer that stops answering cannot hold a session. */
     if (!busy)
         schedule(p, SZ_SYNC_POLL_MS);
+    else if (p->timer_open && !uv_is_active((uv_handle_t *)&p->timer))
+        schedule(p, SZ_SYNC_STALL_MS);
 }
 
 /* ---- Responses on the outbound connection ---- */
@@ -975,6 +980,7 @@ void sz_sync_on_message(sz_conn_t *c, const sz_msg_t *m) {
     sz_peer_t *p = c->peer;
     if (p == NULL)
         return;
+    p->progress_ms = uv_now(c->srv->loop);
     uint32_t rid = m->header.request_id;
     uint8_t t = m->header.type;
     if (rid != 0 && rid == p->sync_rid) {
@@ -1101,6 +1107,18 @@ static void on_timer(uv_timer_t *t) {
         connect_peer(p);
         return;
     }
+    uint64_t now = uv_now(p->sync->srv->loop);
+    if (p->out->state == SZ_CONN_READY && peer_busy(p) &&
+        now - p->progress_ms >= SZ_SYNC_STALL_MS) {
+        SZ_LOG(SZ_LOG_WARN, "sync_stalled", SZ_LF_PUBKEY("peer", p->key),
+               SZ_LF_UINT("idle_ms", now - p->progress_ms));
+        sz_conn_close(p->out, "sync_stalled", SZ_E_TIMEOUT);
+        return;
+    }
+    if (p->out->state == SZ_CONN_READY && peer_busy(p)) {
+        schedule(p, SZ_SYNC_STALL_MS - (now - p->progress_ms));
+        return;
+    }
     if (p->out->state == SZ_CONN_READY && p->mode == MODE_PULL && p->sync_rid == 0) {
         /* The poll: a safety net for lost pushes, and what keeps the connection alive. */
         p->caught_up = 0;
@@ -1114,6 +1132,7 @@ void sz_sync_on_ready(sz_conn_t *c, const sz_msg_hello_ok_t *ok) {
         return;
     sz_server_t *s = p->sync->srv;
     p->backoff_ms = SZ_SYNC_BACKOFF_MIN_MS;
+    p->progress_ms = uv_now(s->loop);
     p->max_message = ok->max_message;
     p->gen++;
     p->mode = MODE_PULL;

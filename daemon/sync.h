@@ -28,6 +28,8 @@
 #define SZ_SYNC_BACKOFF_MAX_MS 30000
 /* A connected peer is polled this often as a safety net for lost pushes (and a keepalive). */
 #define SZ_SYNC_POLL_MS 2000
+/* A sync that makes no progress (no answer, no commit) for this long is closed and retried. */
+#define SZ_SYNC_STALL_MS 120000
 
 /* Creates the peer table from the node's DIR/peers and the config's `peer` lines and starts
  * connecting to each peer. Returns 0 or -ENOMEM. */
