@@ -97,7 +97,7 @@ typedef struct sz_peer_s {
     int caught_up;
     /* Reconciliation and fetch. */
     int want_recon, mode, recon_final;
-    sz_recon_t *recon;
+    struct rsess_s *rs; /* the reconciliation this node initiated */
     uint32_t recon_rid;
     sz_tree_head_t recon_head;
     int fetch_for_page;      /* MODE_FETCH serves a page of hashes, not a reconciliation */
@@ -640,11 +640,159 @@ static int fq_add(sz_peer_t *p, const uint8_t id[32]) {
     return 0;
 }
 
+/* A reconciliation this node initiated. Its messages are computed on the thread pool (each may
+ * walk the whole set); the ids it finds missing collect here and join the fetch queue on the loop
+ * thread after each step. */
+typedef struct rsess_s {
+    sz_recon_t *r;
+    uint8_t (*need)[32];
+    size_t nneed, capneed, maxneed;
+    int busy;   /* a step runs on the thread pool */
+    int orphan; /* the peer let go of it while busy: the step frees it */
+} rsess_t;
+
 static int recon_on_id(void *arg, int kind, const uint8_t id[32]) {
-    sz_peer_t *p = arg;
-    if (kind != SZ_RECON_NEED)
-        return 0;
-    return fq_add(p, id);
+    rsess_t *rs = arg;
+    if (kind != SZ_RECON_NEED || rs->nneed >= rs->maxneed)
+        return 0; /* over the bound: the next reconciliation brings the rest */
+    if (rs->nneed == rs->capneed) {
+        size_t cap = rs->capneed ? rs->capneed * 2 : 256;
+        void *g = realloc(rs->need, cap * 32);
+        if (g == NULL)
+            return -ENOMEM;
+        rs->need = g;
+        rs->capneed = cap;
+    }
+    memcpy(rs->need[rs->nneed++], id, 32);
+    return 0;
+}
+
+static void rsess_free(rsess_t *rs) {
+    if (rs == NULL)
+        return;
+    sz_recon_free(rs->r);
+    free(rs->need);
+    free(rs);
+}
+
+/* Drops p's session, now or (while a step runs) when the step returns. */
+static void rsess_release(sz_peer_t *p) {
+    rsess_t *rs = p->rs;
+    p->rs = NULL;
+    if (rs == NULL)
+        return;
+    if (rs->busy)
+        rs->orphan = 1;
+    else
+        rsess_free(rs);
+}
+
+typedef struct rstep_s {
+    uv_work_t work;
+    sz_peer_t *p;
+    rsess_t *rs;
+    int init, done, rc;
+    uint8_t *in, *out;
+    size_t len, out_len;
+} rstep_t;
+
+static void rstep_work(uv_work_t *w) {
+    rstep_t *j = w->data;
+    const uint8_t *o = NULL;
+    size_t l = 0;
+    if (j->init)
+        j->rc = sz_recon_initiate(j->rs->r, &o, &l);
+    else
+        j->rc = sz_recon_process(j->rs->r, j->in, j->len, &o, &l, &j->done);
+    if (j->rc == 0 && l > 0) {
+        j->out = malloc(l);
+        if (j->out == NULL)
+            j->rc = -ENOMEM;
+        else
+            memcpy(j->out, o, l);
+        j->out_len = l;
+    }
+}
+
+static void after_rstep(uv_work_t *w, int status) {
+    rstep_t *j = w->data;
+    sz_peer_t *p = j->p;
+    rsess_t *rs = j->rs;
+    sz_server_t *s = p->sync->srv;
+    s->pending_work--;
+    rs->busy = 0;
+    if (status < 0 && j->rc == 0)
+        j->rc = SZ_E_STATE;
+    if (rs->orphan || p->rs != rs || p->out == NULL) {
+        if (p->rs == rs)
+            p->rs = NULL;
+        rsess_free(rs);
+        goto out;
+    }
+    p->progress_ms = uv_now(s->loop);
+    for (size_t i = 0; i < rs->nneed; i++)
+        fq_add(p, rs->need[i]);
+    rs->nneed = 0;
+    if (j->rc != 0) {
+        if (j->init || j->rc == -ENOMEM || j->rc == SZ_E_STATE) {
+            SZ_LOG(SZ_LOG_WARN, "sync_recon_failed", SZ_LF_PUBKEY("peer", p->key),
+                   SZ_LF_ERR("err", j->rc));
+            rsess_release(p);
+            p->mode = MODE_PULL;
+            p->caught_up = 0;
+            peer_pump(p);
+        } else {
+            violation(p, NULL, "bad RECON message", j->rc, NULL);
+        }
+        goto out;
+    }
+    if (j->out_len > 0) {
+        p->recon_rid = new_rid(p);
+        if (sz_conn_send(p->out, SZ_MSG_RECON, p->recon_rid, j->out, j->out_len) != 0)
+            goto out;
+        p->recon_final = j->done;
+        goto out;
+    }
+    rsess_release(p);
+    p->mode = MODE_FETCH;
+    peer_pump(p);
+out:
+    free(j->in);
+    free(j->out);
+    free(j);
+    sz_server_check_finish(s);
+}
+
+/* Runs one step of p's session on the thread pool: the first message (in == NULL) or the
+ * processing of the peer's answer (in, borrowed, copied). */
+static int rstep_start(sz_peer_t *p, const uint8_t *in, size_t len) {
+    sz_server_t *s = p->sync->srv;
+    rstep_t *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return -ENOMEM;
+    j->p = p;
+    j->rs = p->rs;
+    j->init = in == NULL;
+    if (in != NULL) {
+        j->in = malloc(len ? len : 1);
+        if (j->in == NULL) {
+            free(j);
+            return -ENOMEM;
+        }
+        memcpy(j->in, in, len);
+        j->len = len;
+    }
+    j->work.data = j;
+    p->rs->busy = 1;
+    s->pending_work++;
+    int rc = uv_queue_work(s->loop, &j->work, rstep_work, after_rstep);
+    if (rc < 0) {
+        s->pending_work--;
+        p->rs->busy = 0;
+        free(j->in);
+        free(j);
+    }
+    return rc;
 }
 
 /* Finishes a reconciliation: everything the peer held at recon_head is now held (or refused), so
@@ -674,25 +822,26 @@ static void start_recon(sz_peer_t *p, const sz_tree_head_t *head) {
     sz_server_t *s = p->sync->srv;
     p->want_recon = 0;
     p->recon_head = *head;
+    rsess_release(p);
     sz_recon_source_t src;
     sz_store_recon_source(s->store, &src);
-    sz_recon_options_t o = {.on_id = recon_on_id, .arg = p};
-    sz_recon_free(p->recon);
-    p->recon = NULL;
-    const uint8_t *out = NULL;
-    size_t len = 0;
-    int rc = sz_recon_new(&p->recon, &src, &o);
-    if (rc == 0)
-        rc = sz_recon_initiate(p->recon, &out, &len);
+    rsess_t *rs = calloc(1, sizeof *rs);
+    int rc = rs == NULL ? -ENOMEM : 0;
     if (rc == 0) {
-        p->recon_rid = new_rid(p);
-        rc = sz_conn_send(p->out, SZ_MSG_RECON, p->recon_rid, out, len);
+        rs->maxneed = SZ_SYNC_MAX_FETCH_QUEUE;
+        sz_recon_options_t o = {.on_id = recon_on_id, .arg = rs};
+        rc = sz_recon_new(&rs->r, &src, &o);
+    }
+    if (rc == 0) {
+        p->rs = rs;
+        rs = NULL;
+        rc = rstep_start(p, NULL, 0);
     }
     if (rc != 0) {
         SZ_LOG(SZ_LOG_WARN, "sync_recon_failed", SZ_LF_PUBKEY("peer", p->key),
                SZ_LF_ERR("err", rc));
-        sz_recon_free(p->recon);
-        p->recon = NULL;
+        rsess_free(rs);
+        rsess_release(p);
         p->mode = MODE_PULL;
         return;
     }
@@ -875,10 +1024,9 @@ static void on_log_page(sz_peer_t *p, const sz_msg_t *m) {
 
 static void on_recon(sz_peer_t *p, const sz_msg_t *m) {
     p->recon_rid = 0;
-    if (m->header.type == SZ_MSG_ERROR || p->recon == NULL) {
+    if (m->header.type == SZ_MSG_ERROR || p->rs == NULL) {
         SZ_LOG(SZ_LOG_WARN, "sync_recon_refused", SZ_LF_PUBKEY("peer", p->key));
-        sz_recon_free(p->recon);
-        p->recon = NULL;
+        rsess_release(p);
         p->mode = MODE_PULL;
         p->caught_up = 0;
         peer_pump(p);
@@ -886,31 +1034,17 @@ static void on_recon(sz_peer_t *p, const sz_msg_t *m) {
     }
     if (p->recon_final) {
         /* The answer to our last message, which needed none: the session is over. */
-        sz_recon_free(p->recon);
-        p->recon = NULL;
+        rsess_release(p);
         p->mode = MODE_FETCH;
         peer_pump(p);
         return;
     }
-    const uint8_t *out = NULL;
-    size_t len = 0;
-    int done = 0;
-    int rc = sz_recon_process(p->recon, m->payload, m->len, &out, &len, &done);
-    if (rc != 0) {
-        violation(p, NULL, "bad RECON message", rc, NULL);
-        return;
+    if (rstep_start(p, m->payload, m->len) != 0) {
+        rsess_release(p);
+        p->mode = MODE_PULL;
+        p->caught_up = 0;
+        peer_pump(p);
     }
-    if (len > 0) {
-        p->recon_rid = new_rid(p);
-        if (sz_conn_send(p->out, SZ_MSG_RECON, p->recon_rid, out, len) != 0)
-            return;
-        p->recon_final = done;
-        return;
-    }
-    sz_recon_free(p->recon);
-    p->recon = NULL;
-    p->mode = MODE_FETCH;
-    peer_pump(p);
 }
 
 static void on_fetched(sz_peer_t *p, const sz_msg_t *m, unsigned slot) {
@@ -1176,8 +1310,7 @@ void sz_sync_on_close(sz_conn_t *c) {
     p->sync_rid = p->recon_rid = 0;
     p->fetch_inflight = 0;
     memset(p->fetch_rid, 0, sizeof p->fetch_rid);
-    sz_recon_free(p->recon);
-    p->recon = NULL;
+    rsess_release(p);
     p->mode = MODE_PULL;
     p->fetch_for_page = 0;
     p->fq_len = 0;
@@ -1799,7 +1932,7 @@ void sz_sync_free(sz_server_t *s) {
         free(p->fq);
         free(p->pushbuf);
         free(p->pushoff);
-        sz_recon_free(p->recon);
+        rsess_free(p->rs);
         if (p->invite != NULL)
             sodium_free(p->invite);
         free(p);
