@@ -473,8 +473,12 @@ int sz_maint_backup(const char *dir, const char *out, char *errbuf, size_t errle
     int rc = sz_store_open(&s, dir, &o);
     if (rc != 0)
         return rc;
-    /* LMDB copies from one read transaction: writers carry on, the copy is consistent. */
+    /* LMDB copies from one read transaction: writers carry on, the copy is consistent. It creates
+     * the file with mode 0666 less the umask, and a backup holds everything the archive does, so
+     * the umask is narrowed for the copy (this runs in the offline tool, with no other threads). */
+    mode_t old_mask = umask(077);
     int lr = mdb_env_copy2(s->env, out, MDB_CP_COMPACT);
+    umask(old_mask);
     if (lr != 0) {
         snprintf(errbuf, errlen, "copying to %s failed: %s", out, sz__lmdb_advice(lr));
         rc = sz__lmdb_err(lr);

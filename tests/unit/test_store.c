@@ -1091,7 +1091,15 @@ static void test_list_search_check_backup(void **state) {
 
     char out[600];
     snprintf(out, sizeof(out), "%s/backup", dir);
+    mode_t old_mask = umask(022);
     assert_int_equal(sz_maint_backup(dir, out, NULL, 0), 0);
+    umask(old_mask);
+    /* A backup holds the whole archive: only its owner may read it, whatever the umask. */
+    char copy[700];
+    snprintf(copy, sizeof(copy), "%s/data.mdb", out);
+    struct stat mode_st;
+    assert_int_equal(stat(copy, &mode_st), 0);
+    assert_int_equal(mode_st.st_mode & 0777, 0600);
     /* Refuses to overwrite. */
     assert_int_equal(sz_maint_backup(dir, out, NULL, 0), SZ_E_EXISTS);
     s = open_store(out);
