@@ -106,6 +106,22 @@ static void *gen_main(void *p) {
     return NULL;
 }
 
+typedef struct vpar_s {
+    uint8_t **env;
+    size_t from, to;
+    size_t *len;
+} vpar_t;
+
+static void *vpar_main(void *arg) {
+    vpar_t *v = arg;
+    for (size_t i = v->from; i < v->to; i++) {
+        sz_verified_t out;
+        if (sz_store_verify(&out, v->env[i], v->len[i]) != 0)
+            die("verify", -1);
+    }
+    return NULL;
+}
+
 /* ---- A node in this process ---- */
 
 typedef struct node_s {
@@ -367,6 +383,20 @@ int main(int argc, char **argv) {
     }
     double verify_rate = (double)sample / (now_s() - t0);
     printf("single-core verify: %.0f records/s\n", verify_rate);
+    /* The same on every core at once: how far verification alone scales on this machine. */
+    {
+        vpar_t vp[64];
+        pthread_t vt[64];
+        t0 = now_s();
+        for (size_t t = 0; t < nt; t++) {
+            vp[t] = (vpar_t){env, sample * t / nt, sample * (t + 1) / nt, len};
+            pthread_create(&vt[t], NULL, vpar_main, &vp[t]);
+        }
+        for (size_t t = 0; t < nt; t++)
+            pthread_join(vt[t], NULL);
+        printf("verify on %zu threads: %.0f records/s (%.2f x single-core)\n", nt,
+               (double)sample / (now_s() - t0), (double)sample / (now_s() - t0) / verify_rate);
+    }
 
     /* A holds n records. */
     node_t A, B;
