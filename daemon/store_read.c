@@ -10,8 +10,7 @@
 #include <string.h>
 
 #define FTS_CHUNK_MAX 4096     /* log entries per full-text catch-up transaction */
-#define FTS_FLUSH_PENDING 2048 /* pending documents merged when a catch-up reaches the log's end   \
-                                */
+#define FTS_FLUSH_PENDING 2048 /* pending documents merged at the end of the log */
 
 /* mdb_get in a read transaction with our error mapping. */
 static int rget(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *v) {
