@@ -1714,7 +1714,7 @@ static int answer_fetch(sz_server_t *s, const uint8_t *req, size_t len, uint8_t 
         }
         size_t el = 0;
         int r = sz_store_get_version(s->store, it[i].version_hash, &env[i], &el);
-        if (r == SZ_E_NOT_FOUND) {
+        if (r == SZ_E_NOT_FOUND || r == SZ_E_RETRACTED) {
             out[k].status = SZ_FETCH_PURGED; /* the hash is logged but its bytes are gone */
             continue;
         }

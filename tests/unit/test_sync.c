@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "encoding.h"
 #include "invite.h"
 #include "node.h"
 #include "policy.h"
@@ -388,6 +389,80 @@ static void test_forged_push_stores_nothing(void **state) {
     fx_stop(&f);
 }
 
+/* Regression: a FETCH naming a version whose body a retraction purged is answered, item by item,
+ * with PURGED for that version and the envelope of the others; it used to refuse the whole FETCH,
+ * so a mirror could never finish fetching from a node that had honoured a retraction. */
+static void test_fetch_of_purged_version(void **state) {
+    (void)state;
+    fx_t f;
+    fx_start(&f, 0);
+    uint8_t apk[32], ask[64];
+    crypto_sign_keypair(apk, ask);
+    env_t e[2] = {mk(ask, 1), mk(ask, 2)};
+    uint8_t h[2][32];
+    for (int i = 0; i < 2; i++) {
+        crypto_hash_sha256(h[i], e[i].buf, e[i].len);
+        sz_put_result_t res;
+        const uint8_t *b = e[i].buf;
+        assert_int_equal(sz_store_put_batch(f.store, &b, &e[i].len, 1, &res), 0);
+        assert_int_equal(res.err, 0);
+    }
+    /* The author retracts the first record. */
+    char body[256], hex[65];
+    sz_hex_encode(hex, h[0], 32);
+    int blen =
+        snprintf(body, sizeof body,
+                 "{\"record\":\"%s\",\"versions\":[\"%s\"],\"reason\":\"danger\"}", hex, hex);
+    sz_record_fields_t rf = {.kind = SZ_KIND_RETRACTION,
+                             .created = 1700000009000ull,
+                             .body = (const uint8_t *)body,
+                             .body_len = (uint32_t)blen};
+    env_t r = {0};
+    assert_int_equal(sz_record_sign(&rf, ask, &r.buf, &r.len), 0);
+    sz_put_result_t res;
+    const uint8_t *rb = r.buf;
+    assert_int_equal(sz_store_put_batch(f.store, &rb, &r.len, 1, &res), 0);
+    assert_int_equal(res.err, 0);
+
+    tc_t t;
+    h_connect(&f, &t, f.h_sk);
+    assert_int_equal(tc_recv(&t), 1);
+    assert_int_equal(t.hdr.type, SZ_MSG_HELLO_OK);
+    uint8_t hashes[64], req[128];
+    memcpy(hashes, h[0], 32);
+    memcpy(hashes + 32, h[1], 32);
+    sz_msg_fetch_t q = {.count = 2, .hashes = hashes};
+    size_t n = 0;
+    assert_int_equal(sz_msg_fetch_encode(&q, req, sizeof req, &n), 0);
+    assert_int_equal(tc_send(&t, SZ_MSG_FETCH, 9, req, n), 0);
+    assert_int_equal(tc_recv(&t), 1);
+    assert_int_equal(t.hdr.type, SZ_MSG_FETCHED);
+    sz_msg_fetched_item_t items[2];
+    sz_msg_fetched_t m = {.items = items};
+    assert_int_equal(sz_msg_fetched_decode(&m, 2, t.msg, t.msg_len), 0);
+    assert_int_equal(m.count, 2);
+    int purged = 0, ok = 0;
+    for (int i = 0; i < 2; i++) {
+        if (memcmp(items[i].version_hash, h[0], 32) == 0) {
+            assert_int_equal(items[i].status, SZ_FETCH_PURGED);
+            purged++;
+        } else {
+            assert_memory_equal(items[i].version_hash, h[1], 32);
+            assert_int_equal(items[i].status, SZ_FETCH_OK);
+            assert_int_equal(items[i].len, e[1].len);
+            assert_memory_equal(items[i].envelope, e[1].buf, e[1].len);
+            ok++;
+        }
+    }
+    assert_int_equal(purged, 1);
+    assert_int_equal(ok, 1);
+    tc_close(&t);
+    for (int i = 0; i < 2; i++)
+        free(e[i].buf);
+    free(r.buf);
+    fx_stop(&f);
+}
+
 static void test_unknown_mirror_refused(void **state) {
     (void)state;
     fx_t f;
@@ -548,6 +623,7 @@ int main(void) {
         cmocka_unit_test(test_forged_page_stores_nothing),
         cmocka_unit_test(test_invalid_page_stores_nothing),
         cmocka_unit_test(test_forged_push_stores_nothing),
+        cmocka_unit_test(test_fetch_of_purged_version),
         cmocka_unit_test(test_unknown_mirror_refused),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_store_side),
