@@ -58,6 +58,18 @@ int sz_ingest_busy(const sz_server_t *s) {
            s->verify_workers > 0;
 }
 
+/* Returns the refusal sentence for a version the store denied, by what the version tried to do. */
+static const char *denied_text(unsigned kind) {
+    switch (kind) {
+    case SZ_KIND_RETRACTION:
+        return "only the record's author or an editor of this node may retract it";
+    case SZ_KIND_REVOCATION:
+        return "only the key itself or an editor of this node may revoke it";
+    default:
+        return "only the record's author or an editor of this node may amend it";
+    }
+}
+
 static void reply(sz_submit_job_t *j, int err, const sz_put_result_t *res) {
     sz_conn_t *c = j->c;
     if (err < 0) {
@@ -65,8 +77,7 @@ static void reply(sz_submit_job_t *j, int err, const sz_put_result_t *res) {
         if (err == SZ_E_DENIED && j->why[0])
             snprintf(text, sizeof text, "%s", j->why);
         else if (err == SZ_E_DENIED)
-            snprintf(text, sizeof text,
-                     "only the record's author or an editor of this node may amend it");
+            snprintf(text, sizeof text, "%s", denied_text(j->v.rec.kind));
         else
             snprintf(text, sizeof text, "%s", sz_strerror(err));
         if (err == SZ_E_DENIED)
