@@ -66,7 +66,7 @@ struct sz_store_s {
     sz_merkle_frontier_t frontier;
     int last_lmdb_rc; /* LMDB or errno code of the last failed write transaction */
     char errmsg[256];
-    MDB_dbi retracted, revoked; /* safety.c: tombstones and revoked keys (STORE.md) */
+    MDB_dbi retracted, revoked;     /* safety.c: tombstones and revoked keys (STORE.md) */
     int any_retracted, any_revoked; /* 0 while those are empty: ingest skips their lookups */
 };
 

@@ -27,7 +27,7 @@
     XX(KEYFILE, -1015, "key file is corrupted or not a samizdat key")                              \
     XX(KEY, -1016, "key is not valid")                                                             \
     XX(NOT_FOUND, -1017, "not found")                                                              \
-    XX(AMBIGUOUS, -1018, "id prefix matches more than one record")                                \
+    XX(AMBIGUOUS, -1018, "id prefix matches more than one record")                                 \
     XX(EXISTS, -1019, "already exists")                                                            \
     XX(CRYPTO, -1020, "cryptographic operation failed")                                            \
     XX(NO_SPACE, -1021, "no space left for the archive")                                           \

@@ -21,8 +21,9 @@
 #define SZ_KEYBACKUP_ESCROW_VERSION 1
 #define SZ_KEYBACKUP_ESCROW_CIPHER_BOX_SEAL                                                        \
     1 /* crypto_box_seal to the recovery key's X25519 form */
-#define SZ_KEYBACKUP_ESCROW_BOX_LEN (48 + 64) /* crypto_box_SEALBYTES and the 64-byte secret key   \
-                                               */
+#define SZ_KEYBACKUP_ESCROW_BOX_LEN                                                                \
+    (48 + 64) /* crypto_box_SEALBYTES and the 64-byte secret key                                   \
+               */
 /* magic | version | cipher | public key | box */
 #define SZ_KEYBACKUP_ESCROW_LEN (4 + 1 + 1 + 32 + SZ_KEYBACKUP_ESCROW_BOX_LEN)
 #define SZ_KEYBACKUP_TEXT_MAX 4096u /* the largest backup text read */
