@@ -25,7 +25,8 @@
 static char tmpdir[PATH_MAX];
 
 static void path_in_tmp(char *out, size_t cap, const char *name) {
-    snprintf(out, cap, "%s/%s", tmpdir, name);
+    int n = snprintf(out, cap, "%s/%s", tmpdir, name);
+    assert_true(n > 0 && (size_t)n < cap);
 }
 
 static void write_bytes(const char *path, const void *data, size_t len) {
