@@ -600,6 +600,15 @@ int sz_msg_search_result_decode(sz_msg_search_result_t *m, size_t cap_hits, cons
 
 /* ---- STATUS, STATUS_OK ---- */
 
+/* A repeated default recipient would make a client seal the same key twice, so it is refused. */
+static int seal_repeats(const uint8_t *keys, unsigned n) {
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned j = i + 1; j < n; j++)
+            if (memcmp(keys + 32 * i, keys + 32 * j, 32) == 0)
+                return 1;
+    return 0;
+}
+
 int sz_msg_status_decode(const uint8_t *in, size_t len) {
     (void)in;
     return len == 0 ? 0 : SZ_E_TRAILING;
@@ -635,6 +644,11 @@ int sz_msg_status_ok_encode(const sz_msg_status_ok_t *m, uint8_t *out, size_t ca
     }
     wr_u64(&w, m->set_count);
     wr_bytes(&w, m->set_digest, 16);
+    if (m->nseal > SZ_MSG_MAX_SEAL_TO || seal_repeats(&m->seal_to[0][0], m->nseal))
+        return SZ_E_ARGUMENT;
+    wr_u8(&w, m->nseal);
+    for (unsigned i = 0; i < m->nseal; i++)
+        wr_bytes(&w, m->seal_to[i], 32);
     return finish(&w, out_len);
 }
 
@@ -679,9 +693,18 @@ int sz_msg_status_ok_decode(sz_msg_status_ok_t *m, size_t cap_peers, const uint8
     }
     m->set_count = rd_u64(&r);
     rd_copy(&r, m->set_digest, 16);
+    uint8_t nseal = rd_u8(&r);
+    if (!r.err && nseal > SZ_MSG_MAX_SEAL_TO)
+        rd_fail(&r, SZ_E_MALFORMED);
+    for (unsigned i = 0; i < nseal && !r.err; i++)
+        rd_copy(&r, m->seal_to[i], 32);
+    if (!r.err && seal_repeats(&m->seal_to[0][0], nseal))
+        rd_fail(&r, SZ_E_MALFORMED);
     int rc = rd_end(&r, 1);
-    if (rc == 0)
+    if (rc == 0) {
         m->npeers = n;
+        m->nseal = nseal;
+    }
     return rc;
 }
 

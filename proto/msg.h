@@ -73,6 +73,7 @@
 #define SZ_MSG_MAX_QUERY 1024  /* SEARCH query text (SZ_FTS_MAX_QUERY) */
 #define SZ_MSG_MAX_HITS 1000   /* SEARCH limit and SEARCH_RESULT entries */
 #define SZ_MSG_MAX_PEERS 1024  /* STATUS_OK peers */
+#define SZ_MSG_MAX_SEAL_TO 16  /* STATUS_OK default recipients of sealed records */
 #define SZ_MSG_MAX_ADDRESS 255 /* peer address text */
 #define SZ_MSG_MAX_INVITE 1024 /* PEER_ADD invite text (>= SZ_INVITE_MAX) */
 #define SZ_MSG_MAX_PAGE 4096   /* LOG_PAGE entries */
@@ -271,7 +272,8 @@ int sz_msg_status_decode(const uint8_t *in, size_t len);
  * lag u64 (entries of the peer's log not yet taken in: its last known log size minus our
  * checkpoint), checkpoint u64 (entries of the peer's log taken in); then set count u64 and set
  * digest [16]: the reconciliation fingerprint (SYNC.md 3.2) of every version hash held, equal on
- * two nodes exactly when they hold the same versions. ---- */
+ * two nodes exactly when they hold the same versions; then nseal u8 (0..16) and that many keys
+ * [32]: the node's default recipients of sealed records (its config's seal_to), no repeats. ---- */
 typedef struct sz_msg_peer_s {
     uint8_t key[32];
     const uint8_t *address; /* borrowed, not NUL-terminated */
@@ -293,6 +295,8 @@ typedef struct sz_msg_status_ok_s {
     sz_msg_peer_t *peers;   /* encode: borrowed; decode: caller array of cap_peers entries */
     uint64_t set_count;     /* version hashes held (stored or purged) */
     uint8_t set_digest[16]; /* reconciliation fingerprint of all of them (SYNC.md 3.2) */
+    uint8_t nseal;          /* 0..SZ_MSG_MAX_SEAL_TO default recipients (config seal_to) */
+    uint8_t seal_to[SZ_MSG_MAX_SEAL_TO][32]; /* Ed25519 keys, copied; no two equal */
 } sz_msg_status_ok_t;
 int sz_msg_status_ok_encode(const sz_msg_status_ok_t *m, uint8_t *out, size_t cap, size_t *out_len);
 int sz_msg_status_ok_decode(sz_msg_status_ok_t *m, size_t cap_peers, const uint8_t *in, size_t len);

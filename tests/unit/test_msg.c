@@ -500,7 +500,9 @@ static void test_status(void **state) {
     assert_int_equal(g_peers[0].checkpoint, 12);
     assert_int_equal(sz_tree_head_verify(&d.tree_head), 0);
     check_strict(dec_status_ok, &d, b, n, 0);
-    b[n - 49] = 2; /* connected must be 0 or 1 */
+    assert_int_equal(d.nseal, 0);
+    assert_int_equal(b[n - 1], 0); /* nseal closes the message */
+    b[n - 50] = 2;                 /* connected must be 0 or 1 */
     assert_int_equal(dec_status_ok(&d, b, n), SZ_E_MALFORMED);
     free(b);
     s.npeers = 0;
@@ -508,6 +510,65 @@ static void test_status(void **state) {
     d.peers = NULL;
     assert_int_equal(sz_msg_status_ok_decode(&d, 0, b, n), 0);
     free(b);
+}
+
+/* STATUS_OK's default recipients: round trip, strict bounds, no repeats either way. */
+static void test_status_seal_to(void **state) {
+    (void)state;
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    sz_msg_status_ok_t s = {.protocol_version = 1};
+    memcpy(s.node_key, pk, 32);
+    strcpy(s.software, "samizdatd/0.1.0");
+    s.tree_head.size = 1;
+    memset(s.tree_head.root, 0x22, 32);
+    assert_int_equal(sz_tree_head_sign(&s.tree_head, sk), 0);
+    s.nseal = 2;
+    memset(s.seal_to[0], 0xA1, 32);
+    memset(s.seal_to[1], 0xB2, 32);
+    size_t n, n0;
+    s.nseal = 0;
+    assert_int_equal(sz_msg_status_ok_encode(&s, NULL, 0, &n0), 0);
+    s.nseal = 2;
+    uint8_t *b = encode(enc_status_ok, &s, &n);
+    assert_int_equal(n, n0 + 64);
+    sz_msg_status_ok_t d;
+    assert_int_equal(dec_status_ok(&d, b, n), 0);
+    assert_int_equal(d.nseal, 2);
+    assert_memory_equal(d.seal_to[0], s.seal_to[0], 32);
+    assert_memory_equal(d.seal_to[1], s.seal_to[1], 32);
+    check_strict(dec_status_ok, &d, b, n, 0);
+
+    /* A repeated key on the wire is malformed. */
+    memset(b + n - 32, 0xA1, 32);
+    assert_int_equal(dec_status_ok(&d, b, n), SZ_E_MALFORMED);
+    /* A count above the bound is malformed, whatever follows. */
+    b[n - 65] = SZ_MSG_MAX_SEAL_TO + 1;
+    assert_int_equal(dec_status_ok(&d, b, n), SZ_E_MALFORMED);
+    b[n - 65] = 3; /* claims a third key that is not there */
+    memset(b + n - 32, 0xC3, 32);
+    assert_int_equal(dec_status_ok(&d, b, n), SZ_E_TRUNCATED);
+    b[n - 65] = 1; /* claims one key, a second one trails */
+    assert_int_equal(dec_status_ok(&d, b, n), SZ_E_TRAILING);
+    free(b);
+
+    /* Sixteen distinct keys is the most. */
+    s.nseal = SZ_MSG_MAX_SEAL_TO;
+    for (unsigned i = 0; i < SZ_MSG_MAX_SEAL_TO; i++)
+        memset(s.seal_to[i], (int)(i + 1), 32);
+    b = encode(enc_status_ok, &s, &n);
+    assert_int_equal(dec_status_ok(&d, b, n), 0);
+    assert_int_equal(d.nseal, SZ_MSG_MAX_SEAL_TO);
+    assert_memory_equal(d.seal_to[15], s.seal_to[15], 32);
+    free(b);
+
+    /* The encoder refuses what the decoder would. */
+    uint8_t buf[512];
+    s.nseal = SZ_MSG_MAX_SEAL_TO + 1;
+    assert_int_equal(sz_msg_status_ok_encode(&s, buf, sizeof buf, &n), SZ_E_ARGUMENT);
+    s.nseal = 3;
+    memcpy(s.seal_to[2], s.seal_to[0], 32);
+    assert_int_equal(sz_msg_status_ok_encode(&s, buf, sizeof buf, &n), SZ_E_ARGUMENT);
 }
 
 static void test_type_names(void **state) {
@@ -537,6 +598,7 @@ int main(void) {
         cmocka_unit_test(test_list_page),
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_status),
+        cmocka_unit_test(test_status_seal_to),
         cmocka_unit_test(test_type_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
