@@ -43,7 +43,7 @@
 
 const char sz_usage_submit[] =
     "usage: samizdat [--node NODE] [--key FILE] submit testimony|case FILE.json\n"
-    "                [--seal-to KEY]... [--no-self] [--json]\n"
+    "                [--seal-to KEY]... [--seal] [--no-self] [--json]\n"
     "\n"
     "Checks the JSON body in FILE.json against the kind's schema, signs it here with your key\n"
     "(byte for byte, never re-serialised) and sends it to the node, which answers once the\n"
@@ -56,8 +56,14 @@ const char sz_usage_submit[] =
     "can read your testimony back; the sealed body does not name its recipients. The node and\n"
     "anyone else see the kind, author key, time, versions and the padded size, never the text.\n"
     "\n"
+    "Whenever it seals, submit first asks the node for its default recipients (seal_to in the\n"
+    "node's config, shown by `samizdat status`) and seals to them too. They come from the node\n"
+    "you connect to: pin it with an invite, or anyone holding the network key can add a reader.\n"
+    "\n"
     "  --seal-to KEY      seal to this recipient: a public key (44 characters of base64) or a\n"
-    "                     .pub file; repeat for more (at most 63)\n"
+    "                     .pub file; repeat for more (at most 63 with the node's defaults)\n"
+    "  --seal             seal to the node's default recipients (and yourself); fails, sending\n"
+    "                     nothing, when the node names none\n"
     "  --no-self          do not add your own key as a recipient (you cannot read it back)\n"
     "  --attach PATH      (not yet supported: attachments come with a later release)\n"
     "  --json             print the result as JSON\n"
@@ -140,8 +146,9 @@ const char sz_usage_search[] =
 const char sz_usage_status[] =
     "usage: samizdat [--node NODE] status [--json]\n"
     "\n"
-    "Prints the node's key, software and protocol version, record and version counts, peers\n"
-    "and its signed Merkle tree head (the signature is verified here against the node's key).\n"
+    "Prints the node's key, software and protocol version, record and version counts, peers,\n"
+    "its default recipients of sealed records (seal_to: `submit --seal` seals to them) and its\n"
+    "signed Merkle tree head (the signature is verified here against the node's key).\n"
     "\n"
     "  --json   print the status as JSON\n"
     "\n" NODE_HELP READ_HELP;
@@ -460,7 +467,8 @@ enum {
     OPT_WHERE,
     OPT_LIMIT,
     OPT_CURSOR,
-    OPT_NEWEST
+    OPT_NEWEST,
+    OPT_SEAL
 };
 
 int sz__parse_key_arg(sz_cli_t *cli, const char *what, const char *arg, uint8_t pk[static 32]) {
@@ -553,15 +561,86 @@ int sz__seal_body(sz_cli_t *cli, uint8_t kind, const uint8_t sk[static 64],
 static const sz_cli_option_t submit_options[] = {
     {"attach", 0, 1, OPT_ATTACH},
     {"seal-to", 0, 1, SZ__OPT_SEAL_TO},
+    {"seal", 0, 0, OPT_SEAL},
     {"no-self", 0, 0, SZ__OPT_NO_SELF},
     {NULL, 0, 0, 0},
 };
 
+typedef struct submit_ctx_s {
+    sz__recipients_t r; /* --seal-to and --no-self */
+    int seal;           /* --seal: the node's default recipients are required */
+} submit_ctx_t;
+
 static int submit_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
+    submit_ctx_t *c = ctx;
     if (id == OPT_ATTACH)
         return sz_cli_fail(cli, "--attach is not yet supported (attachments come with a later "
                                 "release); nothing was sent");
-    return sz__recipients_option(cli, ctx, id, arg);
+    if (id == OPT_SEAL) {
+        c->seal = 1;
+        return SZ_CLI_GO;
+    }
+    return sz__recipients_option(cli, &c->r, id, arg);
+}
+
+/* Asks the node on net for STATUS and checks the answer against the key the node proved in the
+ * handshake. st->peers must point at SZ_MSG_MAX_PEERS entries (borrowed); st borrows from the
+ * message buffer of net until the next call. Prints why on failure. */
+static int node_status(sz_cli_t *cli, sz_net_t *net, sz_msg_status_ok_t *st) {
+    sz_msg_t m;
+    memset(&m, 0, sizeof(m));
+    int rc = sz_net_call(net, SZ_MSG_STATUS, NULL, 0, &m);
+    if (rc != 0)
+        return sz__node_fail(cli, net, rc, "status");
+    if (m.header.type != SZ_MSG_STATUS_OK ||
+        sz_msg_status_ok_decode(st, SZ_MSG_MAX_PEERS, m.payload, m.len) != 0)
+        return sz_cli_fail(cli, "the node answered STATUS with a malformed %s message",
+                           sz_msg_type_name(m.header.type));
+    const uint8_t *hk = sz_net_node_key(net);
+    if (sodium_memcmp(st->node_key, hk, 32) != 0 ||
+        sodium_memcmp(st->tree_head.node_key, hk, 32) != 0)
+        return sz_cli_fail(cli, "the node's status names another key than the one it proved in "
+                                "the handshake (the node is faulty or lying)");
+    if (sz_tree_head_verify(&st->tree_head) != 0)
+        return sz_cli_fail(cli, "the node's signed tree head does not verify against its key (the "
+                                "node is faulty or lying)");
+    return SZ_EXIT_OK;
+}
+
+/* Adds the node's default recipients (its config's seal_to, from STATUS) to r, skipping keys
+ * already there; *added counts the new ones. With required (--seal), a node that names none is
+ * a failure. Prints why on failure; nothing has been sent then. */
+static int add_node_recipients(sz_cli_t *cli, sz_net_t *net, sz__recipients_t *r, int required,
+                               size_t *added) {
+    *added = 0;
+    sz_msg_status_ok_t st;
+    memset(&st, 0, sizeof(st));
+    st.peers = calloc(SZ_MSG_MAX_PEERS, sizeof(*st.peers));
+    if (st.peers == NULL)
+        return sz_cli_fail(cli, "out of memory");
+    int rc = node_status(cli, net, &st);
+    free(st.peers);
+    if (rc != SZ_EXIT_OK)
+        return rc;
+    if (required && st.nseal == 0)
+        return sz_cli_fail(cli, "--seal: the node names no default recipients (seal_to in its "
+                                "config); name them with --seal-to; nothing was sent");
+    for (unsigned i = 0; i < st.nseal; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < r->n && !seen; k++)
+            seen = memcmp(r->keys + 32 * k, st.seal_to[i], 32) == 0;
+        if (seen)
+            continue;
+        /* One slot stays free for the author's own key, as for --seal-to. */
+        if (r->n >= SZ_SEAL_MAX_RECIPIENTS - 1)
+            return sz_cli_fail(cli,
+                               "more than %u recipients with the node's defaults; nothing "
+                               "was sent",
+                               SZ_SEAL_MAX_RECIPIENTS - 1);
+        memcpy(r->keys + 32 * r->n++, st.seal_to[i], 32);
+        (*added)++;
+    }
+    return SZ_EXIT_OK;
 }
 
 /* Reads and schema-checks a body file. Prints why on failure. The caller releases *body with
@@ -662,13 +741,14 @@ static void print_ack(const sz_cli_t *cli, const sz_msg_submitted_t *ack, int am
 }
 
 int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
-    sz__recipients_t *r = calloc(1, sizeof(*r));
-    if (r == NULL)
+    submit_ctx_t *ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
         return sz_cli_fail(cli, "out of memory");
+    sz__recipients_t *r = &ctx->r;
     int nop = 0;
-    int rc = sz_cli_parse(cli, argc, argv, submit_options, submit_option, r, &nop);
+    int rc = sz_cli_parse(cli, argc, argv, submit_options, submit_option, ctx, &nop);
     uint8_t *body = NULL, *sealed = NULL, *sk = NULL, *env = NULL;
-    size_t body_len = 0, sealed_len = 0, env_len = 0, nrecip = 0;
+    size_t body_len = 0, sealed_len = 0, env_len = 0, nrecip = 0, ndefaults = 0;
     sz_net_t *net = NULL;
     if (rc != SZ_CLI_GO)
         goto out;
@@ -681,8 +761,8 @@ int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
         rc = sz_cli_usage_error(cli, "kind must be testimony or case, not '%.40s'", argv[1]);
         goto out;
     }
-    if (r->no_self && r->n == 0) {
-        rc = sz_cli_usage_error(cli, "--no-self needs --seal-to: name the recipients");
+    if (r->no_self && r->n == 0 && !ctx->seal) {
+        rc = sz_cli_usage_error(cli, "--no-self needs --seal-to or --seal: name the recipients");
         goto out;
     }
     if ((rc = read_body(cli, argv[2], (unsigned)kind, &body, &body_len)) != SZ_EXIT_OK)
@@ -692,7 +772,16 @@ int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
     const uint8_t *payload = body;
     size_t payload_len = body_len;
     uint8_t flags = 0;
-    if (r->n > 0) {
+    int sealing = r->n > 0 || ctx->seal;
+    if (sealing) {
+        /* The node's default recipients are learnt on the connection the record then goes
+         * over, before anything is sealed or sent. */
+        if ((rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK)
+            goto out;
+        if ((rc = add_node_recipients(cli, net, r, ctx->seal, &ndefaults)) != SZ_EXIT_OK)
+            goto out;
+    }
+    if (sealing) {
         rc =
             sz__seal_body(cli, (uint8_t)kind, sk, r, body, body_len, &sealed, &sealed_len, &nrecip);
         if (rc != SZ_EXIT_OK)
@@ -722,7 +811,7 @@ int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
         rc = sz_cli_fail(cli, "the signed record does not verify (this is a bug)");
         goto out;
     }
-    if ((rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK)
+    if (net == NULL && (rc = sz__node_connect(cli, sk, &net)) != SZ_EXIT_OK)
         goto out;
     sz_msg_submitted_t ack = {0};
     memset(&ack, 0, sizeof(ack));
@@ -735,6 +824,9 @@ int sz_cmd_submit(sz_cli_t *cli, int argc, char **argv) {
         goto out;
     }
     print_ack(cli, &ack, 0, nrecip);
+    if (ndefaults > 0 && !cli->json)
+        fprintf(stderr, "samizdat: note: %zu of them from the node's default recipients\n",
+                ndefaults);
     rc = SZ_EXIT_OK;
 out:
     body_free(body, body_len);
@@ -742,7 +834,7 @@ out:
     free(env);
     sz_secretkey_free(sk);
     sz_net_close(net);
-    free(r);
+    free(ctx);
     return rc;
 }
 
@@ -1698,33 +1790,12 @@ int sz_cmd_status(sz_cli_t *cli, int argc, char **argv) {
     sz_msg_status_ok_t st;
     memset(&st, 0, sizeof(st));
     st.peers = peers;
-    sz_msg_t m;
     if (peers == NULL) {
         rc = sz_cli_fail(cli, "out of memory");
         goto out;
     }
-    if ((rc = sz_net_call(net, SZ_MSG_STATUS, NULL, 0, &m)) != 0) {
-        rc = sz__node_fail(cli, net, rc, "status");
+    if ((rc = node_status(cli, net, &st)) != SZ_EXIT_OK)
         goto out;
-    }
-    if (m.header.type != SZ_MSG_STATUS_OK ||
-        sz_msg_status_ok_decode(&st, SZ_MSG_MAX_PEERS, m.payload, m.len) != 0) {
-        rc = sz_cli_fail(cli, "the node answered STATUS with a malformed %s message",
-                         sz_msg_type_name(m.header.type));
-        goto out;
-    }
-    const uint8_t *hk = sz_net_node_key(net);
-    if (sodium_memcmp(st.node_key, hk, 32) != 0 ||
-        sodium_memcmp(st.tree_head.node_key, hk, 32) != 0) {
-        rc = sz_cli_fail(cli, "the node's status names another key than the one it proved in "
-                              "the handshake (the node is faulty or lying)");
-        goto out;
-    }
-    if (sz_tree_head_verify(&st.tree_head) != 0) {
-        rc = sz_cli_fail(cli, "the node's signed tree head does not verify against its key (the "
-                              "node is faulty or lying)");
-        goto out;
-    }
     if (cli->json) {
         json_t *o = json_object(), *th = json_object(), *ps = json_array();
         json_object_set_new(o, "node_key", key_json(st.node_key));
@@ -1752,6 +1823,10 @@ int sz_cmd_status(sz_cli_t *cli, int argc, char **argv) {
             json_array_append_new(ps, p);
         }
         json_object_set_new(o, "peers", ps);
+        json_t *seal = json_array();
+        for (unsigned i = 0; i < st.nseal; i++)
+            json_array_append_new(seal, key_json(st.seal_to[i]));
+        json_object_set_new(o, "seal_to", seal);
         char dg[33];
         sz_hex_encode(dg, st.set_digest, 16);
         json_object_set_new(o, "set_count", u64_json(st.set_count));
@@ -1785,6 +1860,12 @@ int sz_cmd_status(sz_cli_t *cli, int argc, char **argv) {
         char dg[33];
         sz_hex_encode(dg, st.set_digest, 16);
         printf("set        %llu version hashes, digest %s\n", (unsigned long long)st.set_count, dg);
+        if (st.nseal == 0)
+            printf("seal to    none (the node names no default recipients)\n");
+        for (unsigned i = 0; i < st.nseal; i++) {
+            sz_pubkey_format(key, st.seal_to[i]);
+            printf("%s %s\n", i == 0 ? "seal to   " : "          ", key);
+        }
     }
     rc = SZ_EXIT_OK;
 out:
