@@ -68,8 +68,8 @@ static const sz_config_entry_t table[] = {
      "An admin key: administers the node and may amend any record (repeat the line).", 1},
     {"editor", SZ_CFG_PUBKEYS, F(editors), 0, 0, "", NULL,
      "An editor key: may amend records written by others (repeat the line).", 1},
-    {"seal_to", SZ_CFG_PUBKEYS, F(seal_to), 0, 0, "", NULL,
-     "A default recipient key for sealed records (repeat the line; used by a later release).", 1},
+    {"seal_to", SZ_CFG_PUBKEYS, F(seal_to), 0, 16, "", NULL,
+     "A default recipient of sealed records, announced to clients (repeat; at most 16).", 1},
     {"peer", SZ_CFG_INVITES, F(peers), 0, 0, "", NULL,
      "A peer's invite (repeat the line); DIR/peers holds the peers added at run time.", 1},
     {"log_level", SZ_CFG_ENUM, F(log_level), 0, 0, "info", log_level_choices,
@@ -404,8 +404,10 @@ int sz_config_set(sz_config_t *cfg, const char *key, const char *value, const ch
                  origin, e->name, value);
             return SZ_E_CONFIG;
         }
-        if (l->n >= SZ_CONFIG_LIST_MAX && !sz_keylist_has(l, pk)) {
-            fail(err, errlen, "%s: more than %d %s lines", origin, SZ_CONFIG_LIST_MAX, e->name);
+        /* A key list's max, when set, is its own bound (seal_to must fit in STATUS_OK). */
+        size_t cap = e->max > 0 ? (size_t)e->max : SZ_CONFIG_LIST_MAX;
+        if (l->n >= cap && !sz_keylist_has(l, pk)) {
+            fail(err, errlen, "%s: more than %zu %s lines", origin, cap, e->name);
             return SZ_E_CONFIG;
         }
         return sz_keylist_add(l, pk);

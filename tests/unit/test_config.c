@@ -350,15 +350,44 @@ static void test_keylist(void **state) {
     free(l.keys);
 }
 
+/* seal_to is announced in STATUS_OK, which carries at most 16 keys: a 17th line is refused
+ * with a line naming the bound, and 16 distinct keys (plus repeats) are accepted. */
+static void test_seal_to_bound(void **state) {
+    (void)state;
+    char text[17 * 64] = "", key[SZ_PUBKEY_TEXT_LEN + 1];
+    uint8_t pk[32];
+    size_t off = 0;
+    for (int i = 0; i < 17; i++) {
+        memset(pk, i + 1, 32);
+        sz_pubkey_format(key, pk);
+        off += (size_t)snprintf(text + off, sizeof(text) - off, "seal_to = %s\n", key);
+        if (i == 15) {
+            /* Repeating a key already listed is not a new entry. */
+            off += (size_t)snprintf(text + off, sizeof(text) - off, "seal_to = %s\n", key);
+            sz_config_t ok;
+            int rc = parse(&ok, text);
+            if (rc != 0)
+                fail_msg("%s", err);
+            assert_int_equal(ok.seal_to.n, 16);
+            sz_config_free(&ok);
+        }
+    }
+    sz_config_t cfg;
+    assert_int_equal(parse(&cfg, text), SZ_E_CONFIG);
+    assert_non_null(strstr(err, "more than 16 seal_to lines"));
+    sz_config_free(&cfg);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_table),
-        cmocka_unit_test(test_every_type), cmocka_unit_test(test_bools_and_sizes),
-        cmocka_unit_test(test_bounds),     cmocka_unit_test(test_unknown_and_syntax),
-        cmocka_unit_test(test_duplicates), cmocka_unit_test(test_default_text_parses_back),
-        cmocka_unit_test(test_load_file),  cmocka_unit_test(test_keylist),
+        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_table),
+        cmocka_unit_test(test_every_type),    cmocka_unit_test(test_bools_and_sizes),
+        cmocka_unit_test(test_bounds),        cmocka_unit_test(test_unknown_and_syntax),
+        cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_default_text_parses_back),
+        cmocka_unit_test(test_load_file),     cmocka_unit_test(test_keylist),
+        cmocka_unit_test(test_seal_to_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
