@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and starts a samizdat node: installs the Debian packages it needs, builds a release
 # build in build/, and starts samizdatd on loopback with its data in ./node-data (or $SZ_DATA).
-# Until the node service exists it builds everything and says what is ready to use.
+# Extra arguments go to samizdatd (for example --listen 127.0.0.1:7500).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/deploy/install-deps.sh"
@@ -10,16 +10,11 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 data=${SZ_DATA:-$root/node-data}
 
-echo "built: $build/client/samizdat  $build/daemon/samizdatd"
-if "$build/daemon/samizdatd" --help 2>/dev/null | grep -q -- '--data'; then
-    echo "starting: samizdatd --data $data (Ctrl-C stops it)"
-    exec "$build/daemon/samizdatd" --data "$data" "$@"
-fi
 cat <<MSG
-ready now (offline, on your own machine):
-  samizdat keygen                          make a passphrase-protected signing key
-  samizdat sign testimony FILE.json -o R   sign a testimony into a record file
-  samizdat verify R | show R               check a record: signature, hash, schema
-  samizdatd --check DIR | --backup DIR OUT offline maintenance of a node's store
-not yet: the networked node service (samizdatd --data DIR); see the issues in progress.
+built: $build/client/samizdat and $build/daemon/samizdatd
+starting: samizdatd --data $data  (loopback, 127.0.0.1:7433 unless --listen says otherwise; Ctrl-C stops it)
+then, in another terminal (README.md walks through the rest):
+  export PATH=$build/client:\$PATH SAMIZDAT_NODE=\$(cat $data/invite)
+  samizdat keygen && samizdat submit testimony $root/schema/examples/testimony-minimal.json
 MSG
+exec "$build/daemon/samizdatd" --data "$data" "$@"
