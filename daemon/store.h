@@ -134,30 +134,6 @@ void sz_store_record_free(sz_store_record_t *r);
 int sz_store_get_current(sz_store_t *s, const uint8_t record_id[static 32],
                          uint8_t current[static 32], uint32_t *generation);
 
-/* The current version of a record, lent to a sz_store_read_current() callback. */
-typedef struct sz_store_view_s {
-    const uint8_t *envelope; /* borrowed: the bytes inside the store's map, valid only during
-                              * the callback; copy them to keep them */
-    size_t envelope_len;
-    uint8_t current[32];    /* the current version's hash */
-    uint32_t generation;    /* generation of the current version */
-    uint32_t nversions;     /* versions of the record */
-    uint32_t nheads;        /* more than one: conflicting heads (sz_store_get_record lists them) */
-    uint64_t recno;         /* local record number (full-text document number) */
-    uint64_t first_created; /* created time of the first version */
-} sz_store_view_t;
-
-/* Return non-zero to make sz_store_read_current() return that value. The callback runs inside
- * this thread's read transaction and must not call the store. */
-typedef int (*sz_store_view_cb)(void *arg, const sz_store_view_t *v);
-
-/* The zero-copy get by id: looks up record_id and calls cb once with its current envelope,
- * borrowed from the store's map (no allocation, no copy). Returns 0 after cb returned 0, cb's
- * non-zero value, SZ_E_NOT_FOUND (cb is not called), SZ_E_RETRACTED when the current version was
- * purged (cb is not called; sz_store_retracted_by() names the retraction), or a store error. */
-int sz_store_read_current(sz_store_t *s, const uint8_t record_id[static 32], sz_store_view_cb cb,
-                          void *arg);
-
 #define SZ_RESOLVE_RECORD 1  /* look among record ids */
 #define SZ_RESOLVE_VERSION 2 /* look among version hashes */
 

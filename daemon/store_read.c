@@ -94,38 +94,6 @@ int sz_store_get_current(sz_store_t *s, const uint8_t record_id[static 32],
     return rc;
 }
 
-int sz_store_read_current(sz_store_t *s, const uint8_t record_id[static 32], sz_store_view_cb cb,
-                          void *arg) {
-    MDB_txn *txn;
-    int rc = sz__rd_begin(s, &txn);
-    if (rc != 0)
-        return rc;
-    MDB_val v, env;
-    sz__recval_t rv;
-    rc = rget(txn, s->records, record_id, 32, &v);
-    if (rc == 0)
-        rc = sz__recval_decode(&rv, &v);
-    /* The records value holds the current version's log position, so the envelope is one more
-     * lookup away, without going through byhash. */
-    if (rc == 0)
-        rc = log_get(s, txn, rv.cur_seq, &env);
-    if (rc == 0 && sz__logent_is_stub(env.mv_data, env.mv_size))
-        rc = SZ_E_RETRACTED; /* the current version was purged, as in sz_store_get_record */
-    if (rc == 0) {
-        sz_store_view_t view = {.envelope = env.mv_data,
-                                .envelope_len = env.mv_size,
-                                .generation = rv.generation,
-                                .nversions = rv.nversions,
-                                .nheads = rv.nheads,
-                                .recno = rv.recno,
-                                .first_created = rv.first_created};
-        memcpy(view.current, rv.current, 32);
-        rc = cb(arg, &view);
-    }
-    sz__rd_end(s, txn);
-    return rc;
-}
-
 typedef struct head_s {
     uint8_t hash[32];
     uint32_t gen;

@@ -150,15 +150,6 @@ static double db_bytes(const char *dir, const char *skip_prefix, double *fts) {
     return total;
 }
 
-/* Reads the first and last byte of a borrowed envelope. */
-static int view_touch(void *arg, const sz_store_view_t *v) {
-    unsigned *acc = arg;
-    if (v->envelope_len == 0)
-        return -1;
-    *acc += v->envelope[0] + v->envelope[v->envelope_len - 1];
-    return 0;
-}
-
 /* Reads on one thread over n record ids (borrowed): gets, filtered lists, full-text catch-up
  * (nothing to do when already caught up) and two-word searches. Returns 0 or -1. */
 static int measure_reads(sz_store_t *s, uint8_t (*ids_in)[32], size_t n) {
@@ -201,23 +192,6 @@ static int measure_reads(sz_store_t *s, uint8_t (*ids_in)[32], size_t n) {
         printf("get record:       %.0f per second wall, %.0f per CPU-second, one thread, pass %d "
                "(current envelope copied out, heads)\n",
                (double)gets2 / get2_s, (double)gets2 / get2_c, pass);
-    }
-    /* The zero-copy get: the current envelope borrowed inside the read transaction. Its first and
-     * last bytes are read so the lookup cannot be skipped and the envelope's pages are touched. */
-    for (int pass = 1; pass <= 2; pass++) {
-        uint64_t st3 = 777;
-        unsigned touch = 0;
-        t = now();
-        c0 = cpu_now();
-        for (size_t i = 0; i < gets; i++) {
-            size_t j = rnd(&st3) % n;
-            if (sz_store_read_current(s, ids_in[j], view_touch, &touch) != 0)
-                return -1;
-        }
-        double get3_s = now() - t, get3_c = cpu_now() - c0;
-        printf("get view:         %.0f per second wall, %.0f per CPU-second, one thread, pass %d "
-               "(current envelope borrowed, no copy; touch %u)\n",
-               (double)gets / get3_s, (double)gets / get3_c, pass, touch & 0xff);
     }
 
     /* Filtered list of 100. */

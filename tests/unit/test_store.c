@@ -5,7 +5,6 @@
 
 #include <cmocka.h>
 
-#include "encoding.h"
 #include "error.h"
 #include "maint.h"
 #include "merkle.h"
@@ -1172,135 +1171,6 @@ static void test_check_finds_tampering(void **state) {
     free(dir);
 }
 
-/* ---- zero-copy read of the current version ---- */
-
-typedef struct view_s {
-    int calls;
-    uint8_t buf[4096];
-    sz_store_view_t v; /* envelope pointer left dangling after the call: only buf is read */
-} view_t;
-
-static int view_cb(void *arg, const sz_store_view_t *v) {
-    view_t *c = arg;
-    c->calls++;
-    c->v = *v;
-    if (v->envelope_len > sizeof(c->buf))
-        return -1;
-    memcpy(c->buf, v->envelope, v->envelope_len);
-    return 0;
-}
-
-static int view_stop_cb(void *arg, const sz_store_view_t *v) {
-    (void)arg;
-    (void)v;
-    return 7;
-}
-
-/* The view must give what sz_store_get_record gives: the same result code and, on success, the
- * same current envelope and record fields. */
-static void view_matches_record(sz_store_t *s, const uint8_t *rid, int want) {
-    view_t c = {0};
-    sz_store_record_t *rec = NULL;
-    assert_int_equal(sz_store_get_record(s, rid, &rec), want);
-    assert_int_equal(sz_store_read_current(s, rid, view_cb, &c), want);
-    if (want != 0) {
-        assert_null(rec);
-        assert_int_equal(c.calls, 0);
-        return;
-    }
-    assert_int_equal(c.calls, 1);
-    assert_int_equal(c.v.envelope_len, rec->envelope_len);
-    assert_memory_equal(c.buf, rec->envelope, rec->envelope_len);
-    assert_memory_equal(c.v.current, rec->current, 32);
-    assert_int_equal(c.v.generation, rec->generation);
-    assert_int_equal(c.v.nversions, rec->nversions);
-    assert_int_equal(c.v.nheads, rec->nheads);
-    assert_int_equal(c.v.recno, rec->recno);
-    assert_int_equal(c.v.first_created, rec->first_created);
-    sz_store_record_free(rec);
-}
-
-/* A retraction by sk of the listed versions of record rid. */
-static env_t mk_retraction(const uint8_t *sk, uint64_t created, const uint8_t *rid,
-                           const env_t *const *vs, size_t n) {
-    char body[1024], hex[65];
-    sz_hex_encode(hex, rid, 32);
-    int off = snprintf(body, sizeof(body), "{\"record\":\"%s\",\"versions\":[", hex);
-    for (size_t i = 0; i < n; i++) {
-        sz_hex_encode(hex, vs[i]->hash, 32);
-        off += snprintf(body + off, sizeof(body) - (size_t)off, "%s\"%s\"", i ? "," : "", hex);
-    }
-    off += snprintf(body + off, sizeof(body) - (size_t)off, "],\"reason\":\"test\"}");
-    sz_record_fields_t f = {.kind = SZ_KIND_RETRACTION,
-                            .created = created,
-                            .body = (const uint8_t *)body,
-                            .body_len = (uint32_t)off};
-    env_t e;
-    assert_int_equal(sz_record_sign(&f, sk, &e.buf, &e.len), 0);
-    crypto_hash_sha256(e.hash, e.buf, e.len);
-    return e;
-}
-
-static void test_read_current(void **state) {
-    (void)state;
-    char *dir = tmpdir();
-    sz_store_t *s = open_store(dir);
-    env_t f = mk(sk_a, SZ_KIND_TESTIMONY, T0, NULL, NULL, 0, "first", 0);
-    assert_int_equal(put1(s, &f, NULL), 0);
-    view_matches_record(s, f.hash, 0);
-    env_t a = mk(sk_a, SZ_KIND_TESTIMONY, T0 + 1000, f.hash, f.hash, 1, "amended", 0);
-    assert_int_equal(put1(s, &a, NULL), 0);
-    view_matches_record(s, f.hash, 0);
-    view_t c = {0};
-    assert_int_equal(sz_store_read_current(s, f.hash, view_cb, &c), 0);
-    assert_int_equal(c.v.envelope_len, a.len);
-    assert_memory_equal(c.buf, a.buf, a.len);
-    assert_memory_equal(c.v.current, a.hash, 32);
-    assert_int_equal(c.v.generation, 1);
-    assert_int_equal(c.v.nheads, 1);
-
-    /* Two heads: the view names the current one, as get_record does. */
-    env_t b = mk(sk_a, SZ_KIND_TESTIMONY, T0 + 2000, f.hash, f.hash, 1, "branch", 0);
-    assert_int_equal(put1(s, &b, NULL), 0);
-    view_matches_record(s, f.hash, 0);
-    assert_int_equal(sz_store_read_current(s, f.hash, view_cb, &c), 0);
-    assert_int_equal(c.v.nheads, 2);
-
-    /* Unknown ids, and a later version's hash, which is not a record id. */
-    uint8_t nothing[32] = {1};
-    view_matches_record(s, nothing, SZ_E_NOT_FOUND);
-    view_matches_record(s, a.hash, SZ_E_NOT_FOUND);
-    /* The callback's value comes back. */
-    assert_int_equal(sz_store_read_current(s, f.hash, view_stop_cb, NULL), 7);
-
-    /* A purge of a version that is not current leaves the current one readable; a purge of every
-     * version gives SZ_E_RETRACTED, as get_record does, without calling back. */
-    env_t g1 = mk(sk_b, SZ_KIND_TESTIMONY, T0, NULL, NULL, 0, "purgeme", 0);
-    env_t g2 = mk(sk_b, SZ_KIND_TESTIMONY, T0 + 1000, g1.hash, g1.hash, 1, "purgeme2", 0);
-    assert_int_equal(put1(s, &g1, NULL), 0);
-    assert_int_equal(put1(s, &g2, NULL), 0);
-    const env_t *only1[] = {&g1};
-    env_t r1 = mk_retraction(sk_b, T0 + 3000, g1.hash, only1, 1);
-    assert_int_equal(put1(s, &r1, NULL), 0);
-    view_matches_record(s, g1.hash, 0);
-    const env_t *both[] = {&g1, &g2};
-    env_t r2 = mk_retraction(sk_b, T0 + 4000, g1.hash, both, 2);
-    assert_int_equal(put1(s, &r2, NULL), 0);
-    view_matches_record(s, g1.hash, SZ_E_RETRACTED);
-    /* Other records stay readable, across a reopen too. */
-    sz_store_close(s);
-    s = open_store(dir);
-    view_matches_record(s, f.hash, 0);
-    view_matches_record(s, g1.hash, SZ_E_RETRACTED);
-
-    sz_store_close(s);
-    env_t *all[] = {&f, &a, &b, &g1, &g2, &r1, &r2};
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        free(all[i]->buf);
-    rmtree(dir);
-    free(dir);
-}
-
 static int setup(void **state) {
     (void)state;
     if (sodium_init() < 0)
@@ -1328,7 +1198,6 @@ int main(void) {
         cmocka_unit_test(test_reader_sees_commits),
         cmocka_unit_test(test_list_search_check_backup),
         cmocka_unit_test(test_check_finds_tampering),
-        cmocka_unit_test(test_read_current),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
