@@ -160,6 +160,11 @@ static void commit_kick(sz_server_t *s) {
     size_t max = s->cfg->batch_max_records;
     if (max == 0 || max > SZ_STORE_MAX_BATCH)
         max = SZ_STORE_MAX_BATCH;
+    /* In a burst (a worker verifying and more waiting) the next verified share kicks again
+     * within milliseconds: waiting for half a batch makes each commit rewrite the random-key
+     * B-tree pages for more records. A lone submit never waits (nothing pending). */
+    if (s->commit_queued < max / 2 && s->verify_workers > 0 && s->verify_pending > 0)
+        return;
     size_t n = s->commit_queued < max ? s->commit_queued : max;
     batch_t *b = calloc(1, sizeof *b);
     if (b != NULL) {
