@@ -56,8 +56,6 @@ static const sz_config_entry_t table[] = {
      "Bytes of replies queued to a slow reader before the node stops reading its requests.", 1},
     {"batch_max_records", SZ_CFG_INT, F(batch_max_records), 1, SZ_STORE_MAX_BATCH, "1024", NULL,
      "Group commit: records written in one transaction at most.", 1},
-    {"batch_max_delay_ms", SZ_CFG_INT, F(batch_max_delay_ms), 0, 1000, "2", NULL,
-     "Group commit: longest wait for more records before a commit (0: commit at once).", 1},
     {"verify_threads", SZ_CFG_INT, F(verify_threads), 0, 128, "0", NULL,
      "Threads checking signatures (libuv thread pool size); 0: one per CPU.", 0},
     {"submission", SZ_CFG_ENUM, F(submission), 0, 0, "open", submission_choices,
