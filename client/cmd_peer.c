@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -26,7 +27,9 @@ const char sz_usage_peer[] =
     "These are admin operations: --key must name an admin key of the node (for the local\n"
     "operator, DIR/admin.key).\n"
     "\n"
-    "  add INVITE   add the node of INVITE as a peer (saved in the node's DIR/peers) and connect\n"
+    "  add INVITE   add the node of INVITE (its text, or a file holding it such as the other\n"
+    "               node's DIR/invite: a file keeps the network key out of the process list)\n"
+    "               as a peer, saved in the node's DIR/peers, and connect\n"
     "  list         every peer: key, address, state, last seen, lag and checkpoint\n"
     "  remove KEY   stop mirroring the peer with public key KEY (text or a .pub file)\n";
 
@@ -154,17 +157,36 @@ int sz_cmd_peer(sz_cli_t *cli, int argc, char **argv) {
         if (m == NULL)
             return sz_cli_fail(cli, "out of memory");
         memset(m, 0, sizeof *m);
-        size_t n = strlen(argv[2]);
-        while (n > 0 && (argv[2][n - 1] == '\n' || argv[2][n - 1] == '\r'))
+        /* INVITE may name a file holding it (another node's DIR/invite), which keeps the network
+         * key out of the process list; invite text always starts with "sz". */
+        const char *text = argv[2];
+        uint8_t *file = NULL;
+        size_t flen = 0;
+        struct stat st;
+        if (strncmp(text, "sz", 2) != 0 && stat(text, &st) == 0 && S_ISREG(st.st_mode)) {
+            int fr = sz_cli_read_file(text, SZ_MSG_MAX_INVITE + 2, 1, &file, &flen);
+            if (fr != 0) {
+                sodium_free(m);
+                return sz_cli_fail(cli, "cannot read the invite file %.200s: %s", text,
+                                   sz_strerror(fr));
+            }
+            text = (const char *)file;
+        }
+        size_t n = strlen(text);
+        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
             n--;
         /* Check it here, so a typo gets the invite's own sentence. */
         sz_invite_t inv;
         const char *why = NULL;
         if (n == 0 || n > SZ_MSG_MAX_INVITE) {
             sodium_free(m);
+            if (file != NULL)
+                sodium_free(file);
             return sz_cli_usage_error(cli, "INVITE is empty or too long");
         }
-        memcpy(m->invite, argv[2], n);
+        memcpy(m->invite, text, n);
+        if (file != NULL)
+            sodium_free(file);
         rc = sz_invite_parse_why(m->invite, &inv, &why);
         sz_invite_wipe(&inv);
         if (rc != 0) {

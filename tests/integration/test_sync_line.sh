@@ -14,7 +14,10 @@ node_start C --join "$(cat B/invite)" || { bad "C starts" "see log"; finish; }
 ok "three nodes start"
 # B joined through A and C through B: each inviting node adds the joiner, B adds C.
 sz A peer add "$(cat B/invite)" >out 2>err && ok "A adds B" || bad "A adds B" "$(cat err)"
-sz B peer add "$(cat C/invite)" >out 2>err && ok "B adds C" || bad "B adds C" "$(cat err)"
+# By file: the invite (and its network key) never appears in the process list.
+sz B peer add C/invite >out 2>err && ok "B adds C from its invite file" || bad "B adds C" "$(cat err)"
+echo "not an invite" >notinvite
+expect_fail "peer add refuses a file that holds no invite" "not a valid invite" sz A peer add notinvite
 expect_fail "peer add needs an admin key" "not an admin|admin" \
     "$SAMIZDAT" --node "$(cat A/invite)" --key alice.key peer add "$(cat C/invite)"
 expect_fail "peer add refuses a non-invite" "invite" sz A peer add "not-an-invite"
