@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages samizdat builds and tests with, only if any is missing.
 set -euo pipefail
-packages=(gcc make cmake pkg-config python3 python3-jsonschema python3-cryptography
+packages=(gcc make cmake pkg-config procps python3 python3-jsonschema python3-cryptography
           libuv1-dev libsodium-dev liblmdb-dev libcmocka-dev libjansson-dev)
 missing=()
 for p in "${packages[@]}"; do
