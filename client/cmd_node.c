@@ -1572,6 +1572,23 @@ static int list_option(sz_cli_t *cli, void *ctx, int id, const char *arg) {
     return SZ_CLI_GO;
 }
 
+/* Connects to the node and sends one list or search query of n bytes (buf, borrowed), storing
+ * the answer in *m. A query the node refuses as invalid is reported as such; any other failure
+ * through sz__node_fail(). Returns SZ_EXIT_OK, or the exit status after printing the reason;
+ * *net is the caller's to close either way. */
+static int query_node(sz_cli_t *cli, sz_net_t **net, uint8_t type, const uint8_t *buf, size_t n,
+                      sz_msg_t *m, const char *what) {
+    int rc = sz__node_connect(cli, NULL, net);
+    if (rc != SZ_EXIT_OK)
+        return rc;
+    rc = sz_net_call(*net, type, buf, n, m);
+    if (rc == SZ_E_ARGUMENT || rc == SZ_E_MALFORMED)
+        return sz_cli_fail(cli, "the node rejected the query: %s", sz_net_error(*net));
+    if (rc != 0)
+        return sz__node_fail(cli, *net, rc, what);
+    return SZ_EXIT_OK;
+}
+
 int sz_cmd_list(sz_cli_t *cli, int argc, char **argv) {
     sz_msg_list_t *l = calloc(1, sizeof(*l));
     sz_msg_list_entry_t *entries = calloc(SZ_MSG_MAX_LIST, sizeof(*entries));
@@ -1595,18 +1612,9 @@ int sz_cmd_list(sz_cli_t *cli, int argc, char **argv) {
         rc = sz_cli_usage_error(cli, "a --where filter is not valid text");
         goto out;
     }
-    if ((rc = sz__node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
-        goto out;
     sz_msg_t m;
-    rc = sz_net_call(net, SZ_MSG_LIST, buf, n, &m);
-    if (rc == SZ_E_ARGUMENT || rc == SZ_E_MALFORMED) {
-        rc = sz_cli_fail(cli, "the node rejected the query: %s", sz_net_error(net));
+    if ((rc = query_node(cli, &net, SZ_MSG_LIST, buf, n, &m, "list")) != SZ_EXIT_OK)
         goto out;
-    }
-    if (rc != 0) {
-        rc = sz__node_fail(cli, net, rc, "list");
-        goto out;
-    }
     sz_msg_list_page_t page;
     memset(&page, 0, sizeof(page));
     page.entries = entries;
@@ -1716,18 +1724,9 @@ int sz_cmd_search(sz_cli_t *cli, int argc, char **argv) {
         rc = sz_cli_usage_error(cli, "TEXT must be UTF-8 without control characters");
         goto out;
     }
-    if ((rc = sz__node_connect(cli, NULL, &net)) != SZ_EXIT_OK)
-        goto out;
     sz_msg_t m;
-    rc = sz_net_call(net, SZ_MSG_SEARCH, buf, n, &m);
-    if (rc == SZ_E_ARGUMENT || rc == SZ_E_MALFORMED) {
-        rc = sz_cli_fail(cli, "the node rejected the query: %s", sz_net_error(net));
+    if ((rc = query_node(cli, &net, SZ_MSG_SEARCH, buf, n, &m, "search")) != SZ_EXIT_OK)
         goto out;
-    }
-    if (rc != 0) {
-        rc = sz__node_fail(cli, net, rc, "search");
-        goto out;
-    }
     sz_msg_search_result_t res = {.hits = hits};
     if (m.header.type != SZ_MSG_SEARCH_RESULT ||
         sz_msg_search_result_decode(&res, SZ_MSG_MAX_HITS, m.payload, m.len) != 0 ||
