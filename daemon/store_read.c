@@ -497,7 +497,10 @@ static int log_size(sz_store_t *s, MDB_txn *txn, uint64_t *n) {
     return 0;
 }
 
-int sz_store_tree_root(sz_store_t *s, uint64_t size, uint8_t root[static 32]) {
+/* Opens a read transaction for a Merkle computation over the first size log entries and fills
+ * m for sz__merkle_get. Returns 0 with the transaction open (the caller ends it with
+ * sz__rd_end), or an error with nothing open: SZ_E_ARGUMENT when the log is shorter than size. */
+static int merkle_read_begin(sz_store_t *s, uint64_t size, sz__merkle_ctx_t *m) {
     MDB_txn *txn;
     int rc = sz__rd_begin(s, &txn);
     if (rc != 0)
@@ -506,45 +509,45 @@ int sz_store_tree_root(sz_store_t *s, uint64_t size, uint8_t root[static 32]) {
     rc = log_size(s, txn, &n);
     if (rc == 0 && size > n)
         rc = SZ_E_ARGUMENT;
-    sz__merkle_ctx_t m = {s, txn};
-    if (rc == 0)
-        rc = sz_merkle_root(sz__merkle_get, &m, size, root);
-    sz__rd_end(s, txn);
+    if (rc != 0) {
+        sz__rd_end(s, txn);
+        return rc;
+    }
+    m->s = s;
+    m->txn = txn;
+    return 0;
+}
+
+int sz_store_tree_root(sz_store_t *s, uint64_t size, uint8_t root[static 32]) {
+    sz__merkle_ctx_t m;
+    int rc = merkle_read_begin(s, size, &m);
+    if (rc != 0)
+        return rc;
+    rc = sz_merkle_root(sz__merkle_get, &m, size, root);
+    sz__rd_end(s, m.txn);
     return rc;
 }
 
 int sz_store_inclusion_proof(sz_store_t *s, uint64_t index, uint64_t size,
                              uint8_t proof[static SZ_MERKLE_MAX_INCLUSION_LEN], size_t *proof_len) {
-    MDB_txn *txn;
-    int rc = sz__rd_begin(s, &txn);
+    sz__merkle_ctx_t m;
+    int rc = merkle_read_begin(s, size, &m);
     if (rc != 0)
         return rc;
-    uint64_t n = 0;
-    rc = log_size(s, txn, &n);
-    if (rc == 0 && size > n)
-        rc = SZ_E_ARGUMENT;
-    sz__merkle_ctx_t m = {s, txn};
-    if (rc == 0)
-        rc = sz_merkle_inclusion_proof(sz__merkle_get, &m, index, size, proof, proof_len);
-    sz__rd_end(s, txn);
+    rc = sz_merkle_inclusion_proof(sz__merkle_get, &m, index, size, proof, proof_len);
+    sz__rd_end(s, m.txn);
     return rc;
 }
 
 int sz_store_consistency_proof(sz_store_t *s, uint64_t old_size, uint64_t new_size,
                                uint8_t proof[static SZ_MERKLE_MAX_CONSISTENCY_LEN],
                                size_t *proof_len) {
-    MDB_txn *txn;
-    int rc = sz__rd_begin(s, &txn);
+    sz__merkle_ctx_t m;
+    int rc = merkle_read_begin(s, new_size, &m);
     if (rc != 0)
         return rc;
-    uint64_t n = 0;
-    rc = log_size(s, txn, &n);
-    if (rc == 0 && new_size > n)
-        rc = SZ_E_ARGUMENT;
-    sz__merkle_ctx_t m = {s, txn};
-    if (rc == 0)
-        rc = sz_merkle_consistency_proof(sz__merkle_get, &m, old_size, new_size, proof, proof_len);
-    sz__rd_end(s, txn);
+    rc = sz_merkle_consistency_proof(sz__merkle_get, &m, old_size, new_size, proof, proof_len);
+    sz__rd_end(s, m.txn);
     return rc;
 }
 
