@@ -104,6 +104,17 @@ static void rd_fail(rd_t *r, int err) {
         r->err = err;
 }
 
+/* Reads a u16 element count that must lie in [min, max] (else MALFORMED) and fit the caller's
+ * array of cap entries (else TOO_LARGE; a NULL array holds none). Returns the count, 0 on error. */
+static uint16_t rd_count(rd_t *r, unsigned min, unsigned max, size_t cap, const void *array) {
+    uint16_t n = rd_u16(r);
+    if (!r->err && (n < min || n > max))
+        rd_fail(r, SZ_E_MALFORMED);
+    else if (!r->err && n > 0 && (n > cap || array == NULL))
+        rd_fail(r, SZ_E_TOO_LARGE);
+    return r->err ? 0 : n;
+}
+
 static int rd_end(rd_t *r, int strict) {
     if (r->err)
         return r->err;
@@ -504,11 +515,7 @@ int sz_msg_list_page_decode(sz_msg_list_page_t *m, size_t cap_entries, const uin
     memset(m, 0, sizeof *m);
     m->entries = entries;
     rd_t r = rd_init(in, len);
-    uint16_t count = rd_u16(&r);
-    if (!r.err && count > SZ_MSG_MAX_LIST)
-        rd_fail(&r, SZ_E_MALFORMED);
-    else if (!r.err && (count > cap_entries || (count > 0 && entries == NULL)))
-        rd_fail(&r, SZ_E_TOO_LARGE);
+    uint16_t count = rd_count(&r, 0, SZ_MSG_MAX_LIST, cap_entries, entries);
     for (unsigned i = 0; i < count && !r.err; i++) {
         sz_msg_list_entry_t *e = &entries[i];
         rd_copy(&r, e->record_id, 32);
@@ -581,11 +588,7 @@ int sz_msg_search_result_decode(sz_msg_search_result_t *m, size_t cap_hits, cons
     sz_msg_hit_t *hits = m->hits;
     m->count = 0;
     rd_t r = rd_init(in, len);
-    uint16_t count = rd_u16(&r);
-    if (!r.err && count > SZ_MSG_MAX_HITS)
-        rd_fail(&r, SZ_E_MALFORMED);
-    else if (!r.err && (count > cap_hits || (count > 0 && hits == NULL)))
-        rd_fail(&r, SZ_E_TOO_LARGE);
+    uint16_t count = rd_count(&r, 0, SZ_MSG_MAX_HITS, cap_hits, hits);
     for (unsigned i = 0; i < count && !r.err; i++) {
         rd_copy(&r, hits[i].record_id, 32);
         hits[i].score = bits_f64(rd_u64(&r));
@@ -670,11 +673,7 @@ int sz_msg_status_ok_decode(sz_msg_status_ok_t *m, size_t cap_peers, const uint8
         if (rc < 0)
             rd_fail(&r, SZ_E_MALFORMED);
     }
-    uint16_t n = rd_u16(&r);
-    if (!r.err && n > SZ_MSG_MAX_PEERS)
-        rd_fail(&r, SZ_E_MALFORMED);
-    else if (!r.err && (n > cap_peers || (n > 0 && peers == NULL)))
-        rd_fail(&r, SZ_E_TOO_LARGE);
+    uint16_t n = rd_count(&r, 0, SZ_MSG_MAX_PEERS, cap_peers, peers);
     for (unsigned i = 0; i < n && !r.err; i++) {
         sz_msg_peer_t *p = &peers[i];
         rd_copy(&r, p->key, 32);
@@ -823,11 +822,7 @@ int sz_msg_peers_decode(sz_msg_peers_t *m, size_t cap_peers, const uint8_t *in, 
     sz_msg_peer_info_t *peers = m->peers;
     m->count = 0;
     rd_t r = rd_init(in, len);
-    uint16_t n = rd_u16(&r);
-    if (!r.err && n > SZ_MSG_MAX_PEERS)
-        rd_fail(&r, SZ_E_MALFORMED);
-    else if (!r.err && (n > cap_peers || (n > 0 && peers == NULL)))
-        rd_fail(&r, SZ_E_TOO_LARGE);
+    uint16_t n = rd_count(&r, 0, SZ_MSG_MAX_PEERS, cap_peers, peers);
     for (unsigned i = 0; i < n && !r.err; i++) {
         sz_msg_peer_info_t *p = &peers[i];
         memset(p, 0, sizeof *p);
@@ -946,11 +941,7 @@ int sz_msg_log_page_decode(sz_msg_log_page_t *m, size_t cap_entries, const uint8
         rd_fail(&r, SZ_E_MALFORMED);
     int hashes = (m->flags & SZ_SYNC_HASHES) != 0;
     m->from = rd_u64(&r);
-    uint16_t n = rd_u16(&r);
-    if (!r.err && n > SZ_MSG_MAX_PAGE)
-        rd_fail(&r, SZ_E_MALFORMED);
-    else if (!r.err && (n > cap_entries || (n > 0 && entries == NULL)))
-        rd_fail(&r, SZ_E_TOO_LARGE);
+    uint16_t n = rd_count(&r, 0, SZ_MSG_MAX_PAGE, cap_entries, entries);
     for (unsigned i = 0; i < n && !r.err; i++) {
         sz_msg_log_entry_t *e = &entries[i];
         e->seq = rd_u64(&r);
@@ -1031,11 +1022,7 @@ int sz_msg_fetched_decode(sz_msg_fetched_t *m, size_t cap_items, const uint8_t *
     sz_msg_fetched_item_t *items = m->items;
     m->count = 0;
     rd_t r = rd_init(in, len);
-    uint16_t n = rd_u16(&r);
-    if (!r.err && n > SZ_MSG_MAX_FETCH)
-        rd_fail(&r, SZ_E_MALFORMED);
-    else if (!r.err && (n > cap_items || (n > 0 && items == NULL)))
-        rd_fail(&r, SZ_E_TOO_LARGE);
+    uint16_t n = rd_count(&r, 0, SZ_MSG_MAX_FETCH, cap_items, items);
     for (unsigned i = 0; i < n && !r.err; i++) {
         sz_msg_fetched_item_t *it = &items[i];
         memset(it, 0, sizeof *it);
@@ -1074,11 +1061,7 @@ int sz_msg_push_decode(sz_msg_push_t *m, size_t cap_items, const uint8_t *in, si
     m->count = 0;
     rd_t r = rd_init(in, len);
     m->log_size = rd_u64(&r);
-    uint16_t n = rd_u16(&r);
-    if (!r.err && (n == 0 || n > SZ_MSG_MAX_PUSH))
-        rd_fail(&r, SZ_E_MALFORMED);
-    else if (!r.err && (n > cap_items || items == NULL))
-        rd_fail(&r, SZ_E_TOO_LARGE);
+    uint16_t n = rd_count(&r, 1, SZ_MSG_MAX_PUSH, cap_items, items);
     for (unsigned i = 0; i < n && !r.err; i++)
         items[i].envelope = rd_envelope(&r, &items[i].len);
     int rc = rd_end(&r, 1);
