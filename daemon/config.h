@@ -75,7 +75,7 @@ typedef struct sz_config_s {
     uint32_t max_inflight_per_conn; /* requests in progress per connection before reads pause */
     uint64_t max_write_queue;       /* bytes queued to a slow reader before reads pause */
     uint32_t batch_max_records;     /* group commit: records per write transaction */
-    uint32_t verify_threads;        /* libuv thread pool size; 0 = number of CPUs */
+    uint32_t verify_threads;        /* signature-checking pool threads; 0 = 2 per CPU */
     int submission;                 /* SZ_SUBMISSION_* */
     sz_keylist_t contributors;      /* allow-list, when submission = allowlist */
     sz_keylist_t admins;            /* admin keys (also editors) */

@@ -876,32 +876,42 @@ void sz_server_stop(sz_server_t *s) {
     uv_async_send(&s->stop_async);
 }
 
+/* Pool threads beyond the verification workers: one for the commit, one for full-text steps and
+ * reads. */
+#define POOL_SPARE 2
+
 int sz_server_new(sz_server_t **out, uv_loop_t *loop, const sz_server_options_t *opts) {
     *out = NULL;
     /* libuv writes with write(2): a peer that vanished must give EPIPE, not kill the daemon. */
     signal(SIGPIPE, SIG_IGN);
-    unsigned pool = 0;
+    /* The pool holds the verification workers plus POOL_SPARE threads, so that a commit waiting
+     * on fdatasync and a full-text step never leave a CPU without a signature to check. */
+    unsigned pool = 0, verifiers = 0;
     const char *env = getenv("UV_THREADPOOL_SIZE");
     if (env != NULL) {
         pool = (unsigned)strtoul(env, NULL, 10);
+        if (pool == 0)
+            pool = 4; /* libuv's default */
+        verifiers = pool > POOL_SPARE ? pool - POOL_SPARE : 1;
     } else {
-        pool = opts->cfg->verify_threads;
-        if (pool == 0) {
+        verifiers = opts->cfg->verify_threads;
+        if (verifiers == 0) {
             uv_cpu_info_t *info = NULL;
             int count = 0;
-            if (uv_cpu_info(&info, &count) == 0) {
+            if (uv_cpu_info(&info, &count) == 0 && count > 0) {
                 uv_free_cpu_info(info, count);
-                pool = (unsigned)count + 1;
+                /* Two per CPU: a worker that finished its share waits for the event loop to hand
+                 * it the next, and meanwhile another keeps the CPU busy. */
+                verifiers = 2 * (unsigned)count;
             } else {
-                pool = 4;
+                verifiers = 4;
             }
         }
+        pool = verifiers + POOL_SPARE;
         char v[16];
         snprintf(v, sizeof v, "%u", pool);
         setenv("UV_THREADPOOL_SIZE", v, 0);
     }
-    if (pool == 0)
-        pool = 4; /* libuv's default */
     sz_server_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return -ENOMEM;
@@ -911,8 +921,7 @@ int sz_server_new(sz_server_t **out, uv_loop_t *loop, const sz_server_options_t 
         return -ENOMEM;
     }
     s->loop = loop;
-    /* Leave one pool thread for commits and reads. */
-    s->max_verify_workers = pool > 1 ? pool - 1 : 1;
+    s->max_verify_workers = verifiers;
     s->cfg = opts->cfg;
     s->node = opts->node;
     s->store = opts->store;
