@@ -9,6 +9,9 @@
  * in one transaction; while it runs the next batch accumulates. Each SUBMIT is answered only after
  * its transaction returned. */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +153,12 @@ static void after_commit(uv_work_t *w, int status) {
     free(b->v);
     free(b->res);
     free(b);
+    /* A burst is over: give the pool threads' freed malloc memory back to the system, so an idle
+     * node's footprint does not keep the high-water mark of every verification worker. */
+#ifdef __GLIBC__
+    if (s->commit_queued == 0 && s->verify_pending == 0 && s->verify_workers == 0)
+        malloc_trim(0);
+#endif
     commit_kick(s);
     sz_server_check_finish(s);
 }
