@@ -891,21 +891,20 @@ int sz_server_new(sz_server_t **out, uv_loop_t *loop, const sz_server_options_t 
     if (env != NULL) {
         pool = (unsigned)strtoul(env, NULL, 10);
         if (pool == 0)
-            pool = 4; /* libuv's default */
+            pool = 1; /* as libuv reads it */
         verifiers = pool > POOL_SPARE ? pool - POOL_SPARE : 1;
     } else {
         verifiers = opts->cfg->verify_threads;
         if (verifiers == 0) {
             uv_cpu_info_t *info = NULL;
             int count = 0;
-            if (uv_cpu_info(&info, &count) == 0 && count > 0) {
+            if (uv_cpu_info(&info, &count) == 0)
                 uv_free_cpu_info(info, count);
-                /* Two per CPU: a worker that finished its share waits for the event loop to hand
-                 * it the next, and meanwhile another keeps the CPU busy. */
-                verifiers = 2 * (unsigned)count;
-            } else {
-                verifiers = 4;
-            }
+            /* Two per CPU: a worker that finished its share waits for the event loop to hand it
+             * the next, and meanwhile another keeps the CPU busy. At most the config's bound. */
+            verifiers = count > 0 ? 2 * (unsigned)count : 4;
+            if (verifiers > 128)
+                verifiers = 128;
         }
         pool = verifiers + POOL_SPARE;
         char v[16];
