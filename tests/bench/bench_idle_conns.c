@@ -17,20 +17,7 @@
 #include <time.h>
 
 #include "../unit/sz_testclient.h"
-
-static long status_kib(pid_t pid, const char *field) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    size_t fl = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, fl) == 0 && line[fl] == ':')
-            v = strtol(line + fl + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
+#include "bench_util.h"
 
 /* Sums the Rss of every mapping of a file named data.mdb. */
 static long map_rss_kib(pid_t pid) {
@@ -143,7 +130,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     pause_ms(200);
-    long rss0 = status_kib(pid, "VmRSS"), map0 = map_rss_kib(pid);
+    long rss0 = bench_status_kib(pid, "VmRSS"), map0 = map_rss_kib(pid);
 
     int *fds = calloc((size_t)n, sizeof *fds);
     if (fds == NULL) {
@@ -166,8 +153,8 @@ int main(int argc, char **argv) {
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     pause_ms(500);
-    long rss1 = status_kib(pid, "VmRSS"), map1 = map_rss_kib(pid);
-    long hwm = status_kib(pid, "VmHWM");
+    long rss1 = bench_status_kib(pid, "VmRSS"), map1 = map_rss_kib(pid);
+    long hwm = bench_status_kib(pid, "VmHWM");
 
     double setup_ms =
         (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;

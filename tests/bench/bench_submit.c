@@ -11,6 +11,7 @@
  *
  * usage: bench_submit [N] (default 100000). The daemon is $SAMIZDATD, else samizdatd beside this
  * binary's build tree (../daemon/samizdatd). Build it in Release for meaningful figures. */
+#include "bench_util.h"
 #include "encoding.h"
 #include "error.h"
 #include "invite.h"
@@ -38,12 +39,6 @@
 #define BODY_SIZE 1024
 #define LAT_SUBMITS 2000
 #define LAT_GETS 20000
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t wall_ms(void) {
     struct timespec ts;
@@ -183,47 +178,6 @@ static int make_envelopes(const uint8_t *sk, unsigned first, unsigned count, uin
     return 0;
 }
 
-/* CPU seconds (user + system) used so far by process pid; -1 if unreadable. */
-static double proc_cpu_s(pid_t pid) {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* Fields 14 and 15 (utime, stime) follow the parenthesised command name. */
-    char *p = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* Reads a "Name:   123 kB" line of /proc/PID/status, in KiB; -1 if absent. */
-static long proc_status_kb(pid_t pid, const char *name) {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    size_t nl = strlen(name);
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, name, nl) == 0 && line[nl] == ':')
-            v = strtol(line + nl + 1, NULL, 10);
-    if (f != NULL)
-        fclose(f);
-    return v;
-}
-
 int main(int argc, char **argv) {
     unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 100000u;
     if (n == 0)
@@ -264,7 +218,7 @@ int main(int argc, char **argv) {
 
     /* The single-core verify rate of exactly these envelopes, as the node checks them. */
     unsigned nv = n < 20000 ? n : 20000;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (unsigned i = 0; i < nv; i++) {
         sz_record_t rec;
         if (sz_record_open(&rec, envs[i], lens[i], NULL) != 0) {
@@ -272,7 +226,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    double verify_rate = nv / (now_s() - t0);
+    double verify_rate = nv / (bench_now_s() - t0);
 
     char invite[SZ_INVITE_BUF + 8];
     int rc = start_daemon(bin, invite, sizeof(invite));
@@ -307,8 +261,8 @@ int main(int argc, char **argv) {
 
     /* 1. Pipelined submit. */
     unsigned sent = 0, acked = 0, existed = 0;
-    double dcpu0 = proc_cpu_s(daemon_pid), ccpu0 = self_cpu_s();
-    t0 = now_s();
+    double dcpu0 = bench_proc_cpu_s(daemon_pid), ccpu0 = bench_self_cpu_s();
+    t0 = bench_now_s();
     while (acked < n) {
         while (sent < n && sent - acked < window) {
             if ((rc = sz_net_queue(c, SZ_MSG_SUBMIT, sent + 1, envs[sent], lens[sent])) != 0) {
@@ -337,8 +291,8 @@ int main(int argc, char **argv) {
         existed += (ack.flags & SZ_SUBMIT_EXISTED) != 0;
         acked++;
     }
-    double secs = now_s() - t0;
-    double dcpu = proc_cpu_s(daemon_pid) - dcpu0, ccpu = self_cpu_s() - ccpu0;
+    double secs = bench_now_s() - t0;
+    double dcpu = bench_proc_cpu_s(daemon_pid) - dcpu0, ccpu = bench_self_cpu_s() - ccpu0;
     double rate = n / secs;
     printf("pipelined submit: %u records (%u already stored) in %.2f s over one connection, "
            "window %u\n",
@@ -358,9 +312,9 @@ int main(int argc, char **argv) {
     double *lat = calloc(LAT_GETS > LAT_SUBMITS ? LAT_GETS : LAT_SUBMITS, sizeof(double));
     for (unsigned i = 0; i < LAT_SUBMITS; i++) {
         sz_msg_t m;
-        double a = now_s();
+        double a = bench_now_s();
         rc = sz_net_call(c, SZ_MSG_SUBMIT, lat_envs[i], lat_lens[i], &m);
-        lat[i] = now_s() - a;
+        lat[i] = bench_now_s() - a;
         if (rc != 0 || m.header.type != SZ_MSG_SUBMITTED) {
             fprintf(stderr, "bench_submit: submit round trip: %s\n", sz_net_error(c));
             return 1;
@@ -385,9 +339,9 @@ int main(int argc, char **argv) {
         size_t len = 0;
         sz_msg_get_encode(&g, buf, sizeof(buf), &len);
         sz_msg_t m;
-        double a = now_s();
+        double a = bench_now_s();
         rc = sz_net_call(c, SZ_MSG_GET, buf, len, &m);
-        lat[i] = now_s() - a;
+        lat[i] = bench_now_s() - a;
         if (rc != 0 || m.header.type != SZ_MSG_RECORD) {
             fprintf(stderr, "bench_submit: get: %s\n", sz_net_error(c));
             return 1;
@@ -406,7 +360,8 @@ int main(int argc, char **argv) {
         rl.rlim_cur = rl.rlim_max < IDLE + 64 ? rl.rlim_max : IDLE + 64;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    long anon0 = proc_status_kb(daemon_pid, "RssAnon"), rss0 = proc_status_kb(daemon_pid, "VmRSS");
+    long anon0 = bench_status_kib(daemon_pid, "RssAnon"),
+         rss0 = bench_status_kib(daemon_pid, "VmRSS");
     sz_net_t **idle = calloc(IDLE, sizeof(*idle));
     unsigned opened = 0;
     if (sz_invite_parse(invite, &inv) == 0) {
@@ -421,7 +376,8 @@ int main(int argc, char **argv) {
         sz_invite_wipe(&inv);
     }
     usleep(500000);
-    long anon1 = proc_status_kb(daemon_pid, "RssAnon"), rss1 = proc_status_kb(daemon_pid, "VmRSS");
+    long anon1 = bench_status_kib(daemon_pid, "RssAnon"),
+         rss1 = bench_status_kib(daemon_pid, "VmRSS");
     printf("%u idle connections: daemon RssAnon %.1f MiB (was %.1f before them), VmRSS %.1f MiB "
            "(was %.1f; includes the LMDB map pages touched); target RssAnon <= 64 MiB %s\n",
            opened, anon1 / 1024.0, anon0 / 1024.0, rss1 / 1024.0, rss0 / 1024.0,

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "config.h"
 #include "invite.h"
 #include "node.h"
@@ -40,19 +41,6 @@
 #include "store.h"
 
 #define T0 1700000000000ull
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 static void die(const char *what, int rc) {
     fprintf(stderr, "bench_sync: %s: %d\n", what, rc);
@@ -269,7 +257,7 @@ static void *proxy_main(void *arg) {
                 int dir = k == 0 ? 1 : 2;
                 if (dir == 1) {
                     if (p->first_up == 0)
-                        p->first_up = now_s();
+                        p->first_up = bench_now_s();
                     p->up += (unsigned long long)r;
                     if (p->last_dir != 1)
                         p->reqs++;
@@ -324,16 +312,16 @@ static int free_port(void) {
 
 /* Waits until B holds want versions (or timeout_s passes); returns the time it reached it. */
 static double wait_versions(node_t *b, uint64_t want, double timeout_s) {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     while (versions(b) < want) {
-        if (now_s() - t0 > timeout_s) {
+        if (bench_now_s() - t0 > timeout_s) {
             fprintf(stderr, "bench_sync: timeout: B holds %llu of %llu\n",
                     (unsigned long long)versions(b), (unsigned long long)want);
             exit(1);
         }
         usleep(500);
     }
-    return now_s();
+    return bench_now_s();
 }
 
 int main(int argc, char **argv) {
@@ -375,19 +363,19 @@ int main(int argc, char **argv) {
 
     /* Single-core verify rate of the same envelopes. */
     size_t sample = n < 20000 ? n : 20000;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (size_t i = 0; i < sample; i++) {
         sz_verified_t v;
         if (sz_store_verify(&v, env[i], len[i]) != 0)
             die("verify", -1);
     }
-    double verify_rate = (double)sample / (now_s() - t0);
+    double verify_rate = (double)sample / (bench_now_s() - t0);
     printf("single-core verify: %.0f records/s\n", verify_rate);
     /* The same on every core at once: how far verification alone scales on this machine. */
     {
         vpar_t vp[64];
         pthread_t vt[64];
-        t0 = now_s();
+        t0 = bench_now_s();
         for (size_t t = 0; t < nt; t++) {
             vp[t] = (vpar_t){env, sample * t / nt, sample * (t + 1) / nt, len};
             pthread_create(&vt[t], NULL, vpar_main, &vp[t]);
@@ -395,7 +383,8 @@ int main(int argc, char **argv) {
         for (size_t t = 0; t < nt; t++)
             pthread_join(vt[t], NULL);
         printf("verify on %zu threads: %.0f records/s (%.2f x single-core)\n", nt,
-               (double)sample / (now_s() - t0), (double)sample / (now_s() - t0) / verify_rate);
+               (double)sample / (bench_now_s() - t0),
+               (double)sample / (bench_now_s() - t0) / verify_rate);
     }
 
     /* A holds n records. */
@@ -405,7 +394,7 @@ int main(int argc, char **argv) {
     node_init(&A, da, NULL);
     node_init(&B, db, A.node.network_key);
     sz_put_result_t *res = calloc(n, sizeof *res);
-    t0 = now_s();
+    t0 = bench_now_s();
     int rc = 0;
     /* In batches of a page's size, as sync commits them, to show the store's commit rate. */
     for (size_t i = 0; i < n && rc == 0; i += 1000) {
@@ -414,7 +403,7 @@ int main(int argc, char **argv) {
     }
     if (rc != 0)
         die("fill A", rc);
-    double fill = now_s() - t0;
+    double fill = bench_now_s() - t0;
     printf("filled A in %.2f s: %.0f records/s verified and committed on one thread, in batches "
            "of 1000\n",
            fill, (double)n / fill);
@@ -429,11 +418,11 @@ int main(int argc, char **argv) {
     proxy_start(&px);
     node_add_peer(&B, &A, px.port);
     proxy_reset(&px);
-    t0 = now_s();
-    double c0 = cpu_s();
+    t0 = bench_now_s();
+    double c0 = bench_self_cpu_s();
     node_run(&B);
     double t1 = wait_versions(&B, n, 600);
-    double c1 = cpu_s();
+    double c1 = bench_self_cpu_s();
     double rate = (double)n / (t1 - t0);
     printf("\n1. full sync of %zu records: %.2f s, %.0f records/s = %.2f x single-core verify "
            "(target >= 1.5)\n",
