@@ -10,6 +10,7 @@
 #include "msg.h"
 #include "net.h"
 #include "node_ops.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -239,14 +240,10 @@ static int local_digest(audit_t *a, sz_net_t *net, const uint8_t hash[32], uint8
     if (sz_msg_record_decode(&r, m.payload, m.len) != 0)
         return 0;
     uint8_t h[32];
-    crypto_hash_sha256(h, r.envelope, r.envelope_len);
+    sz_sha256(h, r.envelope, r.envelope_len);
     if (sodium_memcmp(h, hash, 32) != 0)
         return 0;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, a->nonce, 32);
-    crypto_hash_sha256_update(&st, r.envelope, r.envelope_len);
-    crypto_hash_sha256_final(&st, out);
+    sz_sha256_2(out, a->nonce, 32, r.envelope, r.envelope_len);
     return 1;
 }
 

@@ -8,15 +8,11 @@
 
 #include "error.h"
 #include "msg.h"
+#include "sha256.h"
 
 void sz_audit_digest(uint8_t out[static 32], const uint8_t nonce[static 32],
                      const uint8_t *envelope, size_t len) {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, nonce, 32);
-    if (len > 0)
-        crypto_hash_sha256_update(&st, envelope, len);
-    crypto_hash_sha256_final(&st, out);
+    sz_sha256_2(out, nonce, 32, envelope, len);
 }
 
 /* Encodes a message with the codec's size query first; the payload is malloc'd. */

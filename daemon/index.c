@@ -7,6 +7,7 @@
 #include "error.h"
 #include "jsonscan.h"
 #include "lmdb_txn.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -160,7 +161,7 @@ static size_t key_finish(uint8_t *k, size_t len) {
     if (len - 1 <= VAL_MAX)
         return len;
     uint8_t h[32];
-    crypto_hash_sha256(h, k + 1, len - 1);
+    sz_sha256(h, k + 1, len - 1);
     k[1 + VAL_KEEP] = 0;
     memcpy(k + 2 + VAL_KEEP, h, 32);
     return 1 + VAL_KEEP + 33;

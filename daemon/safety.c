@@ -5,6 +5,7 @@
 #include "encoding.h"
 #include "error.h"
 #include "store_int.h"
+#include "sha256.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,7 +37,7 @@ int sz__logent_decode(sz__logent_t *e, const void *data, size_t len, int want_ha
         if (sz_record_decode(&e->rec, p, len) != 0)
             return SZ_E_CORRUPT;
         if (want_hash)
-            crypto_hash_sha256(e->version_hash, p, len);
+            sz_sha256(e->version_hash, p, len);
         return 0;
     }
     if (len < SZ__STUB_LEN(0) || p[3] != SZ__STUB_FORMAT || p[110] > SZ_RECORD_MAX_PARENTS ||

@@ -8,6 +8,7 @@
 #include "schema.h"
 #include "seal.h"
 #include "store_int.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1033,7 +1034,7 @@ int sz_store_put_batch(sz_store_t *s, const uint8_t *const *envelopes, const siz
         if (rc != 0) {
             results[i].err = rc;
             if (envelopes[i] != NULL && lens[i] > 0)
-                crypto_hash_sha256(results[i].version_hash, envelopes[i], lens[i]);
+                sz_sha256(results[i].version_hash, envelopes[i], lens[i]);
             continue;
         }
         map[nv++] = i;

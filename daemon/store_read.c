@@ -3,6 +3,7 @@
 #include "lmdb_txn.h"
 #include "safety.h"
 #include "store_int.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -331,7 +332,7 @@ static int visit(sz_store_t *s, MDB_txn *txn, uint64_t seq, const MDB_val *v,
     info.seq = seq;
     info.rec = &rec;
     info.purged_by = NULL;
-    crypto_hash_sha256(info.version_hash, v->mv_data, v->mv_size);
+    sz_sha256(info.version_hash, v->mv_data, v->mv_size);
     sz_record_id(&rec, info.version_hash, info.record_id);
     sz__byhash_t b;
     int rc = version_meta(s, txn, info.version_hash, &b);
@@ -473,7 +474,7 @@ int sz__merkle_get(void *ctx, unsigned level, uint64_t index, uint8_t out[32]) {
                 return SZ_E_CORRUPT;
             memcpy(vh, e.version_hash, 32);
         } else {
-            crypto_hash_sha256(vh, v.mv_data, v.mv_size);
+            sz_sha256(vh, v.mv_data, v.mv_size);
         }
         sz_merkle_leaf_hash(out, vh, 32);
         return 0;
@@ -670,7 +671,7 @@ static int fts_one(sz_store_t *s, sz__txn_t *t, const MDB_val *v) {
     if (rec.kind != SZ_KIND_TESTIMONY && rec.kind != SZ_KIND_CASE)
         return 0;
     uint8_t vh[32], rid[32];
-    crypto_hash_sha256(vh, v->mv_data, v->mv_size);
+    sz_sha256(vh, v->mv_data, v->mv_size);
     sz_record_id(&rec, vh, rid);
     MDB_val k = {32, rid}, d;
     sz__recval_t rv;

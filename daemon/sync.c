@@ -17,6 +17,7 @@
 #include "log.h"
 #include "peers.h"
 #include "reconcile.h"
+#include "sha256.h"
 
 typedef struct sz_sync_s sz_sync_t;
 
@@ -364,7 +365,7 @@ static void batch_verified(batch_t *b) {
     if (b->bad == 1) {
         sz_conn_t *in = b->kind == B_PUSH ? b->conn : NULL;
         uint8_t h[32];
-        crypto_hash_sha256(h, b->items[b->bad_index].env, b->items[b->bad_index].len);
+        sz_sha256(h, b->items[b->bad_index].env, b->items[b->bad_index].len);
         /* RETRY batches hold versions that verified once already; a failure now is ours. */
         violation(p, in,
                   b->kind == B_PAGE    ? "invalid record in LOG_PAGE"

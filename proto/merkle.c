@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "sha256.h"
 
 #define HLEN SZ_MERKLE_HASH_LEN
 
@@ -40,12 +41,7 @@ static unsigned log2_exact(uint64_t k) {
 
 void sz_merkle_leaf_hash(uint8_t out[static 32], const uint8_t *leaf, size_t len) {
     static const uint8_t prefix = 0x00;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &prefix, 1);
-    if (len > 0)
-        crypto_hash_sha256_update(&st, leaf, len);
-    crypto_hash_sha256_final(&st, out);
+    sz_sha256_2(out, &prefix, 1, leaf, len);
 }
 
 void sz_merkle_node_hash(uint8_t out[static 32], const uint8_t left[static 32],
@@ -55,11 +51,11 @@ void sz_merkle_node_hash(uint8_t out[static 32], const uint8_t left[static 32],
     buf[0] = 0x01;
     memcpy(buf + 1, left, HLEN);
     memcpy(buf + 1 + HLEN, right, HLEN);
-    crypto_hash_sha256(out, buf, sizeof(buf));
+    sz_sha256(out, buf, sizeof(buf));
 }
 
 void sz_merkle_empty_root(uint8_t out[static 32]) {
-    crypto_hash_sha256(out, NULL, 0);
+    sz_sha256(out, NULL, 0);
 }
 
 /* ---- Frontier ------------------------------------------------------------------------------ */
@@ -140,7 +136,7 @@ int sz_merkle_frontier_encode(const sz_merkle_frontier_t *f, uint8_t *out, size_
         }
     }
     uint8_t digest[HLEN];
-    crypto_hash_sha256(digest, out, pos);
+    sz_sha256(digest, out, pos);
     memcpy(out + pos, digest, 8);
     pos += 8;
     *out_len = pos;
@@ -163,7 +159,7 @@ int sz_merkle_frontier_decode(sz_merkle_frontier_t *f, const uint8_t *in, size_t
     if (len > need)
         return SZ_E_TRAILING;
     uint8_t digest[HLEN];
-    crypto_hash_sha256(digest, in, need - 8);
+    sz_sha256(digest, in, need - 8);
     if (sodium_memcmp(digest, in + need - 8, 8) != 0)
         return SZ_E_CORRUPT;
     size_t pos = 9;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "sha256.h"
 
 /* ---- 256-bit sums ---- */
 
@@ -67,7 +68,7 @@ void sz_recon_fingerprint(const uint8_t sum[32], uint64_t count, uint8_t fp[SZ_R
     memcpy(in, sum, 32);
     for (int i = 0; i < 8; i++)
         in[32 + i] = (uint8_t)(count >> (8 * i));
-    crypto_hash_sha256(h, in, sizeof in);
+    sz_sha256(h, in, sizeof in);
     memcpy(fp, h, SZ_RECON_FP_LEN);
 }
 

@@ -2,6 +2,7 @@
 #include "record.h"
 
 #include "error.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -148,7 +149,7 @@ int sz_record_verify_signature(const sz_record_t *rec) {
 }
 
 void sz_record_version_hash(const sz_record_t *rec, uint8_t out[static 32]) {
-    crypto_hash_sha256(out, rec->envelope, rec->envelope_len);
+    sz_sha256(out, rec->envelope, rec->envelope_len);
 }
 
 void sz_record_id(const sz_record_t *rec, const uint8_t version_hash[static 32],
