@@ -74,17 +74,19 @@ typedef struct sz_config_s {
     uint32_t max_message;           /* largest reassembled message, <= SZ_MSG_MAX */
     uint32_t max_inflight_per_conn; /* requests in progress per connection before reads pause */
     uint64_t max_write_queue;       /* bytes queued to a slow reader before reads pause */
-    uint32_t batch_max_records;     /* group commit: records per write transaction */
-    uint32_t verify_threads;        /* signature-checking pool threads; 0 = 2 per CPU */
-    int submission;                 /* SZ_SUBMISSION_* */
-    sz_keylist_t contributors;      /* allow-list, when submission = allowlist */
-    sz_keylist_t admins;            /* admin keys (also editors) */
-    sz_keylist_t editors;           /* editor keys: may amend others' records */
-    sz_keylist_t seal_to;           /* default recipients of sealed records (later issue) */
-    sz_strlist_t peers;             /* invites of peers (replication is a later issue) */
-    int log_level;                  /* SZ_LOG_* */
-    int log_connections;            /* log each accepted and closed connection */
-    uint64_t map_max_size;          /* largest LMDB map, bytes */
+    uint64_t max_request_bytes;  /* request bytes in progress per connection before reads pause */
+    uint64_t max_request_memory; /* the same, all connections together */
+    uint32_t batch_max_records;  /* group commit: records per write transaction */
+    uint32_t verify_threads;     /* signature-checking pool threads; 0 = 1 per CPU */
+    int submission;              /* SZ_SUBMISSION_* */
+    sz_keylist_t contributors;   /* allow-list, when submission = allowlist */
+    sz_keylist_t admins;         /* admin keys (also editors) */
+    sz_keylist_t editors;        /* editor keys: may amend others' records */
+    sz_keylist_t seal_to;        /* default recipients of sealed records (later issue) */
+    sz_strlist_t peers;          /* invites of peers (replication is a later issue) */
+    int log_level;               /* SZ_LOG_* */
+    int log_connections;         /* log each accepted and closed connection */
+    uint64_t map_max_size;       /* largest LMDB map, bytes */
     char node_name[SZ_CONFIG_STRING_MAX]; /* a name for people, shown by status; may be "" */
 } sz_config_t;
 

@@ -1,8 +1,8 @@
 /* SUBMIT: verification on the thread pool, then group commit.
  *
- * SUBMITs wait in one server-wide queue; each verification worker (a pool job, at most one per
- * pool thread but one) takes an even share of it, so pipelined submits use every core and a
- * burst costs one wake-up per share rather than one per record. Verified jobs enter one server-wide
+ * SUBMITs wait in one server-wide queue under a mutex. Verification workers (pool jobs, at most
+ * verify_threads) take small shares of it until it is empty, so pipelined submits use every core
+ * and no worker waits for the event loop between shares. Verified jobs enter one server-wide
  * commit queue in their connection's arrival order (a job waits for earlier jobs of its
  * connection), so a record and its amendment sent back to back are never committed out of order.
  * One commit runs at a time, on a pool thread, writing everything queued (up to batch_max_records)
@@ -38,6 +38,9 @@ struct sz_submit_job_s {
     uint8_t env[];
 };
 
+/* Jobs a verification worker takes from the queue at once (see Verification below). */
+#define VERIFY_TAKE 16
+
 typedef struct batch_s {
     uv_work_t work;
     sz_server_t *srv;
@@ -57,7 +60,7 @@ void sz_ingest_fts_kick(sz_server_t *s) {
 }
 
 int sz_ingest_busy(const sz_server_t *s) {
-    return s->committing || s->commit_queued > 0 || s->fts_running || s->verify_pending > 0 ||
+    return s->committing || s->commit_queued > 0 || s->fts_running || s->verify_outstanding > 0 ||
            s->verify_workers > 0;
 }
 
@@ -121,7 +124,7 @@ static void after_commit(uv_work_t *w, int status) {
     s->committing = 0;
     SZ_LOG(SZ_LOG_DEBUG, "commit", SZ_LF_UINT("records", b->n),
            SZ_LF_F64("ms", (double)b->ns / 1e6), SZ_LF_UINT("queued", s->commit_queued),
-           SZ_LF_UINT("verifying", s->verify_pending));
+           SZ_LF_UINT("verifying", s->verify_outstanding));
     if (b->rc < 0)
         SZ_LOG(SZ_LOG_ERROR, "commit_failed", SZ_LF_ERR("err", b->rc),
                SZ_LF_STR("detail", sz_store_errmsg(s->store)), SZ_LF_UINT("records", b->n));
@@ -156,7 +159,7 @@ static void after_commit(uv_work_t *w, int status) {
     /* A burst is over: give the pool threads' freed malloc memory back to the system, so an idle
      * node's footprint does not keep the high-water mark of every verification worker. */
 #ifdef __GLIBC__
-    if (s->commit_queued == 0 && s->verify_pending == 0 && s->verify_workers == 0)
+    if (s->commit_queued == 0 && s->verify_outstanding == 0 && s->verify_workers == 0)
         malloc_trim(0);
 #endif
     commit_kick(s);
@@ -169,10 +172,10 @@ static void commit_kick(sz_server_t *s) {
     size_t max = s->cfg->batch_max_records;
     if (max == 0 || max > SZ_STORE_MAX_BATCH)
         max = SZ_STORE_MAX_BATCH;
-    /* In a burst (a worker verifying and more waiting) the next verified share kicks again
-     * within milliseconds: waiting for half a batch makes each commit rewrite the random-key
-     * B-tree pages for more records. A lone submit never waits (nothing pending). */
-    if (s->commit_queued < max / 2 && s->verify_workers > 0 && s->verify_pending > 0)
+    /* In a burst (more being verified than one worker takes at once) the next verified share
+     * kicks again within milliseconds: waiting for half a batch makes each commit rewrite the
+     * random-key B-tree pages for more records. A lone submit never waits. */
+    if (s->commit_queued < max / 2 && s->verify_outstanding > VERIFY_TAKE)
         return;
     size_t n = s->commit_queued < max ? s->commit_queued : max;
     batch_t *b = calloc(1, sizeof *b);
@@ -269,8 +272,8 @@ static void fts_kick(sz_server_t *s) {
     if (s->fts_running || !s->fts_dirty || s->stopping)
         return;
     uint64_t now = uv_now(s->loop);
-    int busy = s->verify_pending > 0 || s->verify_workers > 0 || s->commit_queued > 0 ||
-               s->committing || now - s->last_submit_ms < FTS_QUIET_MS || sz_sync_busy(s);
+    int busy = s->verify_outstanding > 0 || s->commit_queued > 0 || s->committing ||
+               now - s->last_submit_ms < FTS_QUIET_MS || sz_sync_busy(s);
     size_t step = busy ? FTS_STEP_BUSY : FTS_STEP_IDLE;
     if (busy && now - s->fts_last_ms < FTS_BUSY_GAP_MS) {
         /* Come back when the node may have gone quiet, or the gap has passed. */
@@ -297,16 +300,11 @@ static void fts_kick(sz_server_t *s) {
 
 /* ---- Verification ---- */
 
-/* A worker verifies a share of the pending submits in one pool job, so a burst of pipelined
- * submits costs one wake-up per share instead of one per record. */
-#define VBATCH_MAX 64
-
-typedef struct vbatch_s {
-    uv_work_t work;
-    sz_server_t *srv;
-    size_t n;
-    sz_submit_job_t *jobs[VBATCH_MAX];
-} vbatch_t;
+/* Workers are pool jobs that keep taking jobs from the server-wide queue (under verify_lock)
+ * until it is empty, so a worker never waits for the event loop between shares. Verified jobs go
+ * to the done list, and the first one in an empty list wakes the loop (verify_async). A worker
+ * takes at most VERIFY_TAKE jobs at once: small enough that finished records reach the commit
+ * queue steadily, big enough that the lock is taken once per several milliseconds of work. */
 
 static void verify_one(sz_submit_job_t *j, const sz_policy_t *policy) {
     j->err = sz_store_verify(&j->v, j->env, j->len);
@@ -317,9 +315,59 @@ static void verify_one(sz_submit_job_t *j, const sz_policy_t *policy) {
 }
 
 static void verify_work(uv_work_t *w) {
-    vbatch_t *b = w->data;
-    for (size_t i = 0; i < b->n; i++)
-        verify_one(b->jobs[i], b->srv->policy);
+    sz_server_t *s = w->data;
+    uv_mutex_lock(&s->verify_lock);
+    for (;;) {
+        sz_submit_job_t *first = s->verify_head, *last = NULL;
+        if (first == NULL) {
+            s->verify_active--; /* under the lock: a job queued after this spawns a new worker */
+            break;
+        }
+        size_t take = (s->verify_pending + s->max_verify_workers - 1) / s->max_verify_workers;
+        if (take > VERIFY_TAKE)
+            take = VERIFY_TAKE;
+        last = first;
+        for (size_t i = 1; i < take; i++)
+            last = last->next_verify;
+        s->verify_head = last->next_verify;
+        if (s->verify_head == NULL)
+            s->verify_tail = NULL;
+        s->verify_pending -= take;
+        uv_mutex_unlock(&s->verify_lock);
+
+        for (sz_submit_job_t *j = first;; j = j->next_verify) {
+            verify_one(j, s->policy);
+            if (j == last)
+                break;
+        }
+
+        uv_mutex_lock(&s->verify_lock);
+        last->next_verify = NULL;
+        int wake = s->vdone_head == NULL;
+        if (s->vdone_tail)
+            s->vdone_tail->next_verify = first;
+        else
+            s->vdone_head = first;
+        s->vdone_tail = last;
+        if (wake)
+            uv_async_send(&s->verify_async);
+    }
+    uv_mutex_unlock(&s->verify_lock);
+}
+
+static void after_verify_worker(uv_work_t *w, int status) {
+    sz_server_t *s = w->data;
+    free(w);
+    s->pending_work--;
+    s->verify_workers--;
+    if (status < 0) {
+        /* Cancelled before it ran (only at loop teardown): it took nothing. */
+        uv_mutex_lock(&s->verify_lock);
+        s->verify_active--;
+        uv_mutex_unlock(&s->verify_lock);
+        sz_ingest_flush(s);
+    }
+    sz_server_check_finish(s);
 }
 
 static void drain_conn(sz_conn_t *c) {
@@ -343,75 +391,108 @@ static void drain_conn(sz_conn_t *c) {
     }
 }
 
-static void after_verify(uv_work_t *w, int status) {
-    vbatch_t *b = w->data;
-    sz_server_t *s = b->srv;
-    s->pending_work--;
-    s->verify_workers--;
-    sz_conn_t *conns[VBATCH_MAX];
-    size_t n = b->n;
-    /* Mark everything first: draining may answer and free any job of the batch. Each job holds a
-     * reference to its connection; take one more per job while draining. */
-    for (size_t i = 0; i < n; i++) {
-        sz_submit_job_t *j = b->jobs[i];
-        if (status < 0 && j->err == 0)
-            j->err = SZ_E_STATE;
-        j->done = 1;
-        conns[i] = j->c;
-        conns[i]->refs++;
+/* The loop's side of the done list: mark the jobs verified, and move each connection's finished
+ * prefix to the commit queue. */
+static void on_verified(uv_async_t *a) {
+    sz_server_t *s = a->data;
+    uv_mutex_lock(&s->verify_lock);
+    sz_submit_job_t *j = s->vdone_head;
+    s->vdone_head = s->vdone_tail = NULL;
+    uv_mutex_unlock(&s->verify_lock);
+    /* Mark everything first and list each connection once (through its drain_next), taking a
+     * reference: draining a connection may answer and free any of its jobs in the list, so the
+     * list is not walked again. */
+    sz_conn_t *conns = NULL;
+    size_t n = 0;
+    for (sz_submit_job_t *k = j; k != NULL; k = k->next_verify) {
+        k->done = 1;
+        n++;
+        sz_conn_t *c = k->c;
+        if (!c->drain_listed) {
+            c->drain_listed = 1;
+            c->refs++;
+            c->drain_next = conns;
+            conns = c;
+        }
     }
-    free(b);
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && conns[i] == conns[i - 1])
-            continue;
-        sz_conn_cork(conns[i]);
-        drain_conn(conns[i]);
-        sz_conn_uncork(conns[i]);
+    s->verify_outstanding -= n;
+    while (conns != NULL) {
+        sz_conn_t *c = conns;
+        conns = c->drain_next;
+        c->drain_listed = 0;
+        c->drain_next = NULL;
+        sz_conn_cork(c);
+        drain_conn(c);
+        sz_conn_uncork(c);
+        sz_conn_unref(c);
     }
-    for (size_t i = 0; i < n; i++)
-        sz_conn_unref(conns[i]);
     commit_kick(s);
     sz_ingest_flush(s);
     sz_server_check_finish(s);
 }
 
+int sz_ingest_init(sz_server_t *s) {
+    int rc = uv_mutex_init(&s->verify_lock);
+    if (rc < 0)
+        return rc;
+    rc = uv_async_init(s->loop, &s->verify_async, on_verified);
+    if (rc < 0) {
+        uv_mutex_destroy(&s->verify_lock);
+        return rc;
+    }
+    s->verify_async.data = s;
+    return 0;
+}
+
+void sz_ingest_close(sz_server_t *s) {
+    if (!uv_is_closing((uv_handle_t *)&s->verify_async))
+        uv_close((uv_handle_t *)&s->verify_async, NULL);
+}
+
+void sz_ingest_free(sz_server_t *s) {
+    uv_mutex_destroy(&s->verify_lock);
+}
+
 void sz_ingest_flush(sz_server_t *s) {
-    while (s->verify_pending > 0 && s->verify_head != NULL &&
-           s->verify_workers < s->max_verify_workers) {
-        /* An even share per possible worker, so the workers free now and soon split a burst. */
-        size_t take = (s->verify_pending + s->max_verify_workers - 1) / s->max_verify_workers;
-        if (take > VBATCH_MAX)
-            take = VBATCH_MAX;
-        vbatch_t *b = malloc(sizeof *b);
-        if (b == NULL) {
-            /* Out of memory: refuse one job rather than leave it unanswered. */
-            sz_submit_job_t *job = s->verify_head;
-            s->verify_head = job->next_verify;
-            if (s->verify_head == NULL)
-                s->verify_tail = NULL;
-            s->verify_pending--;
-            job->err = -ENOMEM;
-            job->done = 1;
-            sz_conn_t *c = job->c;
-            c->refs++;
-            drain_conn(c);
-            sz_conn_unref(c);
-            continue;
+    for (;;) {
+        uv_mutex_lock(&s->verify_lock);
+        /* One more worker while there is more queued than the running ones are about to take. */
+        int spawn = s->verify_pending > (size_t)s->verify_active * VERIFY_TAKE &&
+                    s->verify_active < s->max_verify_workers;
+        if (spawn)
+            s->verify_active++;
+        uv_mutex_unlock(&s->verify_lock);
+        if (!spawn)
+            return;
+        uv_work_t *w = malloc(sizeof *w);
+        if (w == NULL ||
+            (w->data = s, uv_queue_work(s->loop, w, verify_work, after_verify_worker)) < 0) {
+            free(w);
+            uv_mutex_lock(&s->verify_lock);
+            s->verify_active--;
+            int stranded = s->verify_active == 0 ? 1 : 0;
+            sz_submit_job_t *j = stranded ? s->verify_head : NULL;
+            if (stranded) {
+                s->verify_head = s->verify_tail = NULL;
+                s->verify_pending = 0;
+            }
+            uv_mutex_unlock(&s->verify_lock);
+            /* No worker will come: refuse what waits rather than leave it unanswered. */
+            while (j != NULL) {
+                sz_submit_job_t *next = j->next_verify;
+                j->err = -ENOMEM;
+                j->done = 1;
+                s->verify_outstanding--;
+                sz_conn_t *c = j->c;
+                c->refs++;
+                drain_conn(c);
+                sz_conn_unref(c);
+                j = next;
+            }
+            return;
         }
-        for (size_t i = 0; i < take; i++) {
-            b->jobs[i] = s->verify_head;
-            s->verify_head = b->jobs[i]->next_verify;
-        }
-        if (s->verify_head == NULL)
-            s->verify_tail = NULL;
-        s->verify_pending -= take;
         s->verify_workers++;
         s->pending_work++;
-        b->srv = s;
-        b->n = take;
-        b->work.data = b;
-        if (uv_queue_work(s->loop, &b->work, verify_work, after_verify) < 0)
-            after_verify(&b->work, UV_ECANCELED);
     }
 }
 
@@ -436,11 +517,14 @@ void sz_ingest_submit(sz_conn_t *c, uint32_t request_id, const uint8_t *payload,
     else
         c->sub_head = j;
     c->sub_tail = j;
+    s->verify_outstanding++;
+    uv_mutex_lock(&s->verify_lock);
     if (s->verify_tail)
         s->verify_tail->next_verify = j;
     else
         s->verify_head = j;
     s->verify_tail = j;
     s->verify_pending++;
+    uv_mutex_unlock(&s->verify_lock);
     s->last_submit_ms = uv_now(s->loop);
 }

@@ -60,12 +60,14 @@ struct sz_conn_s {
     sz_submit_job_t *sub_head, *sub_tail;        /* SUBMITs of this connection in arrival order */
     char addr[64];                               /* peer address text for logs */
     uint8_t ip[16];                              /* peer IP, IPv4 mapped into IPv6 */
-    uint8_t role;             /* inbound: the HELLO role; outbound: SZ_ROLE_MIRROR */
-    int outbound;             /* 1: this node initiated it to reach a peer (sync.c) */
-    struct sz_peer_s *peer;   /* outbound: its peer (sync.c); inbound mirror: NULL */
-    struct sz_recon_s *recon; /* inbound mirror: the reconciliation session answering RECON */
-    int recon_busy;           /* a RECON of this connection is being processed */
-    uv_connect_t connect_req; /* outbound: the TCP connect */
+    uint8_t role;                 /* inbound: the HELLO role; outbound: SZ_ROLE_MIRROR */
+    int outbound;                 /* 1: this node initiated it to reach a peer (sync.c) */
+    struct sz_peer_s *peer;       /* outbound: its peer (sync.c); inbound mirror: NULL */
+    struct sz_recon_s *recon;     /* inbound mirror: the reconciliation session answering RECON */
+    int recon_busy;               /* a RECON of this connection is being processed */
+    int drain_listed;             /* on the list of connections with newly verified submits */
+    struct sz_conn_s *drain_next; /* that list (ingest.c), NULL when not on it */
+    uv_connect_t connect_req;     /* outbound: the TCP connect */
 };
 
 struct sz_server_s {
@@ -86,10 +88,18 @@ struct sz_server_s {
     uint8_t *rbuf;       /* shared read buffer: the loop consumes each read before the next */
     uint8_t *plain;      /* shared decryption buffer, SZ_NOISE_MAX_PLAINTEXT bytes */
     size_t pending_work; /* uv_work requests queued and not yet completed */
-    /* Verification (ingest.c): jobs not yet handed to a worker, and workers running. */
+    uint64_t held_total; /* request payload bytes in progress, all connections */
+    /* Verification (ingest.c). Under verify_lock: the jobs waiting for a worker, the verified
+     * jobs not yet seen by the loop, and the workers still taking jobs. The rest is the loop's. */
+    uv_mutex_t verify_lock;
     sz_submit_job_t *verify_head, *verify_tail;
     size_t verify_pending;
-    unsigned verify_workers, max_verify_workers;
+    sz_submit_job_t *vdone_head, *vdone_tail;
+    unsigned verify_active;
+    uv_async_t verify_async;   /* a worker finished jobs: the loop moves them on */
+    size_t verify_outstanding; /* submits taken and not yet verified, as the loop knows */
+    unsigned verify_workers;   /* worker pool jobs not yet completed */
+    unsigned max_verify_workers;
     uint64_t fts_last_ms;    /* loop time the last full-text catch-up finished */
     uint64_t last_submit_ms; /* loop time the last SUBMIT arrived */
     uv_timer_t fts_timer;    /* brings a deferred catch-up back */
@@ -145,9 +155,14 @@ int sz_conn_connect(sz_server_t *s, const struct sockaddr *addr, const uint8_t e
  * starts at the next sz_ingest_flush(), so the submits of one read are spread over the workers. */
 void sz_ingest_submit(sz_conn_t *c, uint32_t request_id, const uint8_t *payload, size_t len);
 
-/* Hands pending submits to verification workers (at most max_verify_workers at once, each taking
- * a share of what is pending). */
+/* Starts verification workers for what is queued (at most max_verify_workers at once). */
 void sz_ingest_flush(sz_server_t *s);
+
+/* The verification queue's lock and wake-up handle: init with the server, close the handle when
+ * the server finishes, free with the server. */
+int sz_ingest_init(sz_server_t *s);
+void sz_ingest_close(sz_server_t *s);
+void sz_ingest_free(sz_server_t *s);
 
 /* Marks the full-text index stale and schedules its catch-up (after a replicated commit). */
 void sz_ingest_fts_kick(sz_server_t *s);

@@ -55,6 +55,10 @@ static void test_defaults(void **state) {
     assert_int_equal(cfg.log_connections, 1);
     assert_int_equal(cfg.map_max_size, 1ull << 40);
     assert_int_equal(cfg.max_write_queue, 8u << 20);
+    assert_int_equal(cfg.max_request_bytes, 64u << 20);
+    assert_int_equal(cfg.max_request_memory, 256u << 20);
+    assert_int_equal(cfg.batch_max_records, 8192);
+    assert_int_equal(cfg.max_inflight_per_conn, 65535);
     assert_int_equal(cfg.admins.n, 0);
     assert_int_equal(cfg.peers.n, 0);
     assert_true(cfg.handshake_timeout_ms > 0 && cfg.idle_timeout_ms > cfg.handshake_timeout_ms);
@@ -73,6 +77,8 @@ static void test_table(void **state) {
                               "idle_timeout_ms",
                               "max_frame",
                               "max_inflight_per_conn",
+                              "max_request_bytes",
+                              "max_request_memory",
                               "batch_max_records",
                               "submission",
                               "contributor",
@@ -218,6 +224,9 @@ static void test_bounds(void **state) {
     expect_error("max_connections = 4294967296\n", "above the maximum", NULL);
     expect_error("max_frame = 65536\n", "above the maximum 65535", NULL);
     expect_error("batch_max_records = 0\n", "below the minimum 1", NULL);
+    /* HELLO carries the in-flight limit in 16 bits. */
+    expect_error("max_inflight_per_conn = 65536\n", "above the maximum 65535", NULL);
+    expect_error("max_request_memory = 512K\n", "below the minimum 1M", "max_request_memory");
     /* A key this release no longer has is unknown, not silently ignored. */
     expect_error("batch_max_delay_ms = 2\n", "batch_max_delay_ms", NULL);
     expect_error("\n\nmax_connections =\n", "test.conf:3", "no value");

@@ -793,6 +793,118 @@ static void test_backpressure(void **state) {
     fx_stop(&f);
 }
 
+static void small_request_memory(sz_config_t *cfg, fx_t *f) {
+    (void)f;
+    cfg->max_request_memory = 1u << 20;
+}
+
+/* A testimony of about 8 KiB, distinct per (tag, i). */
+static env_t mk_big(const uint8_t *sk, int tag, int i) {
+    enum { TEXT = 8000 };
+    char *body = malloc(TEXT + 512);
+    assert_non_null(body);
+    int n0 =
+        snprintf(body, 512,
+                 "{\"title\":\"Big %d %d\",\"statement\":{\"language\":\"en\",\"text\":\"", tag, i);
+    memset(body + n0, 'w', TEXT);
+    snprintf(body + n0 + TEXT, 512,
+             "\"},\"witness\":{\"role\":\"civilian\"},\"consent\":{\"scope\":\"archive-only\"},"
+             "\"act_types\":[\"other\"]}");
+    sz_record_fields_t fl = {.kind = SZ_KIND_TESTIMONY,
+                             .created = 1700000000000ull,
+                             .body = (const uint8_t *)body,
+                             .body_len = (uint32_t)strlen(body)};
+    env_t e;
+    assert_int_equal(sz_record_sign(&fl, sk, &e.buf, &e.len), 0);
+    free(body);
+    return e;
+}
+
+/* Two connections pipelining more request bytes than the node-wide limit: the node pauses
+ * reading (neither connection is near its own limits), resumes every connection as commits free
+ * memory, and answers every submit. */
+static void test_request_memory_limit(void **state) {
+    (void)state;
+    fx_t f;
+    fx_start(&f, small_request_memory);
+    enum { C = 2, P = 150 }; /* 2 x 150 x 8 KiB = 2.4 MiB against 1 MiB */
+    tc_t t[C];
+    for (int k = 0; k < C; k++)
+        fx_client(&f, &t[k], NULL);
+    for (int k = 0; k < C; k++)
+        for (int i = 0; i < P; i++) {
+            env_t e = mk_big(f.client_sk, k, i);
+            assert_int_equal(tc_send(&t[k], SZ_MSG_SUBMIT, (uint32_t)i + 1, e.buf, e.len), 0);
+            free(e.buf);
+        }
+    for (int k = 0; k < C; k++) {
+        int seen[P] = {0};
+        for (int i = 0; i < P; i++) {
+            assert_int_equal(tc_recv(&t[k]), 1);
+            assert_int_equal(t[k].hdr.type, SZ_MSG_SUBMITTED);
+            uint32_t id = t[k].hdr.request_id - 1;
+            assert_true(id < P);
+            assert_int_equal(seen[id], 0);
+            seen[id] = 1;
+        }
+    }
+    assert_true(log_wait("reading=paused"));
+    assert_true(log_wait("reading=resumed"));
+    tc_t c;
+    fx_client(&f, &c, NULL);
+    sz_msg_status_ok_t st;
+    status(&c, 1, &st);
+    assert_int_equal(st.versions, C * P);
+    tc_close(&c);
+    for (int k = 0; k < C; k++)
+        tc_close(&t[k]);
+    fx_stop(&f);
+}
+
+/* A burst of forged submits among good ones on one connection: workers verify them in shares,
+ * so several refusals of one connection finish together. Each gets its own ERROR, the good ones
+ * are stored, and the answers keep the connection's order. */
+static void test_pipelined_forgeries(void **state) {
+    (void)state;
+    fx_t f;
+    fx_start(&f, NULL);
+    tc_t t;
+    fx_client(&f, &t, NULL);
+    enum { P = 120 };
+    for (int i = 0; i < P; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "forgery %d", i);
+        env_t e = mk(f.client_sk, NULL, NULL, text);
+        if (i % 4 != 3)
+            e.buf[e.len - 1] ^= 0x40; /* the signature's last byte */
+        assert_int_equal(tc_send(&t, SZ_MSG_SUBMIT, (uint32_t)i + 1, e.buf, e.len), 0);
+        free(e.buf);
+    }
+    int good = 0, forged = 0;
+    for (int i = 0; i < P; i++) {
+        assert_int_equal(tc_recv(&t), 1);
+        uint32_t id = t.hdr.request_id - 1;
+        assert_true(id < P);
+        if (id % 4 != 3) {
+            assert_int_equal(t.hdr.type, SZ_MSG_ERROR);
+            sz_error_msg_t em;
+            assert_int_equal(sz_error_msg_decode(&em, t.msg, t.msg_len), 0);
+            assert_int_equal(em.code, SZ_E_SIGNATURE);
+            forged++;
+        } else {
+            assert_int_equal(t.hdr.type, SZ_MSG_SUBMITTED);
+            good++;
+        }
+    }
+    assert_int_equal(forged, P - P / 4);
+    assert_int_equal(good, P / 4);
+    sz_msg_status_ok_t st;
+    status(&t, 1000, &st);
+    assert_int_equal(st.versions, P / 4);
+    tc_close(&t);
+    fx_stop(&f);
+}
+
 /* A peer that pipelines reads and submits and vanishes without reading: its jobs finish or are
  * dropped, nothing leaks (LeakSanitizer checks at exit), and the node keeps serving. */
 static void test_abrupt_close(void **state) {
@@ -956,6 +1068,8 @@ int main(void) {
         cmocka_unit_test(test_handshakes_per_address),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_request_memory_limit),
+        cmocka_unit_test(test_pipelined_forgeries),
         cmocka_unit_test(test_abrupt_close),
         cmocka_unit_test(test_slow_reader),
         cmocka_unit_test(test_graceful_shutdown),
