@@ -178,6 +178,18 @@ static int make_envelopes(const uint8_t *sk, unsigned first, unsigned count, uin
     return 0;
 }
 
+/* Ed25519 signature checks per second on this thread over n decoded records, or -1 when one
+ * fails. */
+static double signature_rate(const sz_record_t *recs, unsigned n) {
+    double t0 = bench_now_s();
+    for (unsigned i = 0; i < n; i++)
+        if (sz_record_verify_signature(&recs[i]) != 0) {
+            fprintf(stderr, "bench_submit: signature %u does not verify\n", i);
+            return -1;
+        }
+    return n / (bench_now_s() - t0);
+}
+
 int main(int argc, char **argv) {
     unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 100000u;
     if (n == 0)
@@ -216,17 +228,32 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    /* The single-core verify rate of exactly these envelopes, as the node checks them. */
+    /* The single-core Ed25519 verify rate of exactly these envelopes: the signature check alone
+     * (decoding is done outside the timing), and also the whole record open (decode, signature,
+     * version hash) for reference. Measured again after the pipelined run, and the faster of the
+     * two signature rates is the ratio's denominator, so a slow moment cannot flatter it. */
     unsigned nv = n < 20000 ? n : 20000;
+    sz_record_t *recs = calloc(nv, sizeof *recs);
+    if (recs == NULL)
+        return 1;
+    for (unsigned i = 0; i < nv; i++)
+        if (sz_record_decode(&recs[i], envs[i], lens[i]) != 0) {
+            fprintf(stderr, "bench_submit: envelope %u does not decode\n", i);
+            return 1;
+        }
+    double sig_rate_before = signature_rate(recs, nv);
+    if (sig_rate_before <= 0)
+        return 1;
     double t0 = bench_now_s();
     for (unsigned i = 0; i < nv; i++) {
         sz_record_t rec;
-        if (sz_record_open(&rec, envs[i], lens[i], NULL) != 0) {
+        uint8_t vh[32];
+        if (sz_record_open(&rec, envs[i], lens[i], vh) != 0) {
             fprintf(stderr, "bench_submit: envelope %u does not verify\n", i);
             return 1;
         }
     }
-    double verify_rate = nv / (bench_now_s() - t0);
+    double open_rate = nv / (bench_now_s() - t0);
 
     char invite[SZ_INVITE_BUF + 8];
     int rc = start_daemon(bin, invite, sizeof(invite));
@@ -297,12 +324,18 @@ int main(int argc, char **argv) {
     printf("pipelined submit: %u records (%u already stored) in %.2f s over one connection, "
            "window %u\n",
            n, existed, secs, window);
-    printf("  %.0f records/s; single-core Ed25519 record verify %.0f/s; ratio %.2f "
-           "(target >= 1.30) %s\n",
-           rate, verify_rate, rate / verify_rate, rate / verify_rate >= 1.3 ? "MET" : "MISSED");
+    double sig_rate_after = signature_rate(recs, nv);
+    double verify_rate = sig_rate_after > sig_rate_before ? sig_rate_after : sig_rate_before;
+    printf("  %.0f records/s; single-core Ed25519 verify %.0f/s (the faster of %.0f before and "
+           "%.0f after); ratio %.2f (target >= 1.30) %s\n",
+           rate, verify_rate, sig_rate_before, sig_rate_after, rate / verify_rate,
+           rate / verify_rate >= 1.3 ? "MET" : "MISSED");
+    printf("  for reference: single-core record open (decode, signature, version hash) %.0f/s, "
+           "ratio %.2f\n",
+           open_rate, rate / open_rate);
     /* Where the time went: the target needs both CPUs busy and little besides verifying. */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("  CPU per record: daemon %.1f us, this client %.1f us, verify alone %.1f us; "
+    printf("  CPU per record: daemon %.1f us, this client %.1f us, Ed25519 verify alone %.1f us; "
            "%ld CPUs %.0f%% busy\n",
            dcpu * 1e6 / n, ccpu * 1e6 / n, 1e6 / verify_rate, ncpu,
            100.0 * (dcpu + ccpu) / (secs * (double)ncpu));
@@ -392,6 +425,7 @@ int main(int argc, char **argv) {
     for (unsigned i = 0; i < LAT_SUBMITS; i++)
         free(lat_envs[i]);
     free(envs);
+    free(recs);
     free(lens);
     free(lat_envs);
     free(lat_lens);
