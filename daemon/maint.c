@@ -5,8 +5,8 @@
 #include "lmdb_txn.h"
 #include "safety.h"
 #include "schema.h"
-#include "store_int.h"
 #include "sha256.h"
+#include "store_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -199,11 +199,12 @@ typedef struct vers_s {
     int is_parent;
 } vers_t;
 
-/* Pass 2: each record against its versions. */
+/* Pass 2: each record against its versions. The records are the byhash entries that carry a
+ * record entry (first versions). */
 static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
     sz_store_t *s = c->s;
     MDB_cursor *cur, *mc, *hc;
-    int rc = mdb_cursor_open(c->txn, s->records, &cur);
+    int rc = mdb_cursor_open(c->txn, s->byhash, &cur);
     if (rc != 0)
         return sz__lmdb_err(rc);
     if ((rc = mdb_cursor_open(c->txn, s->members, &mc)) != 0 ||
@@ -219,12 +220,24 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
     int first = 1;
     while ((rc = mdb_cursor_get(cur, &k, &v, first ? MDB_FIRST : MDB_NEXT)) == 0) {
         first = 0;
-        (*nrec)++;
         sz__recval_t r;
-        if (k.mv_size != 32 || sz__recval_decode(&r, &v) != 0) {
-            problem(c, "record_value", UINT64_MAX, NULL, "malformed records entry");
+        sz__byhash_t hb;
+        if (k.mv_size != 32 || sz__byhash_decode(&hb, &v) != 0)
+            continue; /* pass 1 reports the log entry whose hash entry this is */
+        int dr = sz__record_decode(&r, &v);
+        if (dr == SZ_E_NOT_FOUND) {
+            if (hb.flags & SZ__BH_FIRST)
+                problem(c, "record_value", UINT64_MAX, k.mv_data,
+                        "first version without its record entry");
             continue;
         }
+        (*nrec)++;
+        if (dr != 0) {
+            problem(c, "record_value", UINT64_MAX, k.mv_data, "malformed record entry");
+            continue;
+        }
+        if (!(hb.flags & SZ__BH_FIRST))
+            problem(c, "record_value", UINT64_MAX, k.mv_data, "record entry on a later version");
         const uint8_t *rid = k.mv_data;
         uint8_t rk[8];
         MDB_val rv;

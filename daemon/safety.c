@@ -4,8 +4,8 @@
 
 #include "encoding.h"
 #include "error.h"
-#include "store_int.h"
 #include "sha256.h"
+#include "store_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -315,12 +315,11 @@ static int purge_one(sz_store_t *s, sz__txn_t *t, const uint8_t *hash, const uin
         return sz__txn_fail(t, SZ_E_CORRUPT, 0);
     }
     const uint8_t *rid = e.rec.nparents == 0 ? hash : e.rec.record_id;
-    MDB_val rk = {32, (void *)rid}, rv;
     sz__recval_t r;
-    rc = sz__txn_get(t, s->records, &rk, &rv);
-    if (rc != 0 || sz__recval_decode(&r, &rv) != 0) {
+    rc = sz__record_get(t->txn, s, rid, &r);
+    if (rc != 0) {
         free(val);
-        return sz__txn_fail(t, SZ_E_CORRUPT, 0);
+        return sz__txn_fail(t, rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc, 0);
     }
     if (memcmp(r.current, hash, 32) == 0) {
         /* The index finds its entries from the body, so this comes before the body goes. */
@@ -332,13 +331,18 @@ static int purge_one(sz_store_t *s, sz__txn_t *t, const uint8_t *hash, const uin
     }
     size_t sl = stub_encode(stub, &e.rec, hash, rh);
     free(val);
-    uint8_t k8[8], bv[SZ__BYHASH_LEN];
+    uint8_t k8[8], bv[SZ__BYHASH_REC_LEN];
     sz__be64_put(k8, b.seq);
     MDB_val lk = {8, k8}, lv = {sl, stub};
     sz__txn_put(t, s->log, &lk, &lv, 0);
+    /* Flag the byhash entry, keeping the record entry a first version's value carries. */
+    MDB_val hk = {32, (void *)hash}, old;
+    if (sz__txn_get(t, s->byhash, &hk, &old) != 0 || old.mv_size > sizeof bv)
+        return sz__txn_fail(t, SZ_E_CORRUPT, 0);
+    memcpy(bv, old.mv_data, old.mv_size);
     b.flags |= SZ__BH_PURGED;
     sz__byhash_encode(bv, &b);
-    MDB_val hk = {32, (void *)hash}, hv = {sizeof(bv), bv};
+    MDB_val hv = {old.mv_size, bv};
     sz__txn_put(t, s->byhash, &hk, &hv, 0);
     return t->err;
 }
@@ -346,13 +350,12 @@ static int purge_one(sz_store_t *s, sz__txn_t *t, const uint8_t *hash, const uin
 /* Rebuilds the full-text document of record rid after a purge: whatever version it held may be
  * gone, so it is dropped and set again from the current version when that is readable text. */
 static int refresh_fts(sz_store_t *s, sz__txn_t *t, const uint8_t *rid) {
-    MDB_val rk = {32, (void *)rid}, rv;
     sz__recval_t r;
-    int rc = sz__txn_get(t, s->records, &rk, &rv);
+    int rc = sz__record_get(t->txn, s, rid, &r);
     if (rc == SZ_E_NOT_FOUND)
         return 0;
-    if (rc != 0 || sz__recval_decode(&r, &rv) != 0)
-        return sz__txn_fail(t, SZ_E_CORRUPT, 0);
+    if (rc != 0)
+        return sz__txn_fail(t, rc, 0);
     if ((rc = sz_fts_delete(s->fts, t->txn, r.recno)) != 0)
         return fail_module(t, rc);
     uint8_t *val = NULL;

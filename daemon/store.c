@@ -7,8 +7,8 @@
 #include "safety.h"
 #include "schema.h"
 #include "seal.h"
-#include "store_int.h"
 #include "sha256.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,7 +61,7 @@ void sz__byhash_encode(uint8_t out[SZ__BYHASH_LEN], const sz__byhash_t *b) {
 }
 
 int sz__byhash_decode(sz__byhash_t *b, const MDB_val *v) {
-    if (v->mv_size != SZ__BYHASH_LEN)
+    if (v->mv_size != SZ__BYHASH_LEN && v->mv_size != SZ__BYHASH_REC_LEN)
         return SZ_E_CORRUPT;
     const uint8_t *p = v->mv_data;
     b->seq = sz__be64_get(p);
@@ -98,6 +98,23 @@ int sz__recval_decode(sz__recval_t *r, const MDB_val *v) {
     r->nheads = be32_get(p + 72);
     r->flags = be32_get(p + 76);
     return 0;
+}
+
+int sz__record_decode(sz__recval_t *r, const MDB_val *byhash_value) {
+    if (byhash_value->mv_size == SZ__BYHASH_LEN)
+        return SZ_E_NOT_FOUND;
+    if (byhash_value->mv_size != SZ__BYHASH_REC_LEN)
+        return SZ_E_CORRUPT;
+    MDB_val tail = {SZ__RECVAL_LEN, (uint8_t *)byhash_value->mv_data + SZ__BYHASH_LEN};
+    return sz__recval_decode(r, &tail);
+}
+
+int sz__record_get(MDB_txn *txn, const sz_store_t *s, const uint8_t rid[32], sz__recval_t *r) {
+    MDB_val k = {32, (void *)rid}, v;
+    int rc = mdb_get(txn, s->byhash, &k, &v);
+    if (rc != 0)
+        return sz__lmdb_err(rc);
+    return sz__record_decode(r, &v);
 }
 
 void sz__merkle_key(uint8_t key[9], unsigned level, uint64_t index) {
@@ -375,7 +392,6 @@ static int open_dbs(sz_store_t *s, sz__txn_t *t, unsigned create) {
     } dbs[] = {
         {"log", 0, offsetof(sz_store_t, log)},
         {"byhash", 0, offsetof(sz_store_t, byhash)},
-        {"records", 0, offsetof(sz_store_t, records)},
         {"heads", MDB_DUPSORT | MDB_DUPFIXED, offsetof(sz_store_t, heads)},
         {"members", MDB_DUPSORT | MDB_DUPFIXED, offsetof(sz_store_t, members)},
         {"recnos", 0, offsetof(sz_store_t, recnos)},
@@ -390,9 +406,10 @@ static int open_dbs(sz_store_t *s, sz__txn_t *t, unsigned create) {
     return 0;
 }
 
-/* Reads the format record; creates the archive when the environment is brand new. */
-static int check_format(sz_store_t *s, sz__txn_t *t, const char *path,
-                        const sz_store_options_t *o) {
+/* Reads the format record; creates the archive when the environment is brand new. Sets *migrate
+ * (and opens nothing more) for a format-1 store. */
+static int check_format(sz_store_t *s, sz__txn_t *t, const char *path, const sz_store_options_t *o,
+                        int *migrate) {
     int rc = mdb_dbi_open(t->txn, "meta", 0, &s->meta);
     if (rc == MDB_NOTFOUND) {
         MDB_dbi main;
@@ -435,12 +452,16 @@ static int check_format(sz_store_t *s, sz__txn_t *t, const char *path,
     if (rc != 0)
         return rc;
     uint32_t version = be32_get((const uint8_t *)v.mv_data + ml);
+    if (version == 1) {
+        *migrate = 1; /* the caller migrates it, outside this transaction */
+        return 0;
+    }
     if (version != SZ_STORE_FORMAT) {
         char num[16];
         snprintf(num, sizeof(num), "%u", version);
         if (version > SZ_STORE_FORMAT)
             open_msg(o,
-                     "%s was written in store format %s, newer than this samizdatd reads (1); "
+                     "%s was written in store format %s, newer than this samizdatd reads (2); "
                      "upgrade samizdatd",
                      path, num);
         else
@@ -448,6 +469,73 @@ static int check_format(sz_store_t *s, sz__txn_t *t, const char *path,
         return sz__txn_fail(t, SZ_E_FORMAT, 0);
     }
     return open_dbs(s, t, MDB_CREATE);
+}
+
+/* Format 1 kept each record entry in a database of its own, "records", keyed by record id. Format
+ * 2 appends it to the byhash value of the record's first version, whose key is the same id (see
+ * STORE.md). One write transaction moves every entry and drops "records", so a crash leaves the
+ * store in format 1 or in format 2, never between. */
+static int migrate_from_1(sz_store_t *s, const char *path, const sz_store_options_t *o) {
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+        return SZ_E_STORE;
+    /* Room for a rewritten copy of byhash and records beside the old pages. */
+    if (sz__grow_map(s, 2 * (info.me_last_pgno + 1) * (size_t)st.ms_psize + (1u << 20), 0) != 0)
+        return SZ_E_NO_SPACE;
+    sz__txn_t t = {0};
+    int rc = sz__txn_begin(&t, s->env, 0);
+    if (rc != 0)
+        return rc;
+    MDB_dbi records;
+    MDB_cursor *c = NULL;
+    /* Handles opened in the aborted format check are gone: open them here. */
+    rc = mdb_dbi_open(t.txn, "records", 0, &records);
+    if (rc == 0)
+        rc = mdb_dbi_open(t.txn, "byhash", 0, &s->byhash);
+    if (rc == 0)
+        rc = mdb_dbi_open(t.txn, "meta", 0, &s->meta);
+    if (rc == 0)
+        rc = mdb_cursor_open(t.txn, records, &c);
+    if (rc != 0) {
+        sz__txn_fail(&t, sz__lmdb_err(rc), rc);
+        goto out;
+    }
+    MDB_val k, v;
+    int r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    for (; r == 0 && t.err == 0; r = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        MDB_val bv;
+        sz__recval_t rv;
+        if (k.mv_size != 32 || sz__recval_decode(&rv, &v) != 0 ||
+            sz__txn_get(&t, s->byhash, &k, &bv) != 0 || bv.mv_size != SZ__BYHASH_LEN) {
+            sz__txn_fail(&t, SZ_E_CORRUPT, 0);
+            break;
+        }
+        uint8_t buf[SZ__BYHASH_REC_LEN];
+        memcpy(buf, bv.mv_data, SZ__BYHASH_LEN);
+        memcpy(buf + SZ__BYHASH_LEN, v.mv_data, SZ__RECVAL_LEN);
+        MDB_val nv = {sizeof buf, buf};
+        sz__txn_put(&t, s->byhash, &k, &nv, 0);
+    }
+    if (r != 0 && r != MDB_NOTFOUND)
+        sz__txn_fail(&t, sz__lmdb_err(r), r);
+    mdb_cursor_close(c);
+    if (t.err == 0 && (rc = mdb_drop(t.txn, records, 1)) != 0)
+        sz__txn_fail(&t, sz__lmdb_err(rc), rc);
+    if (t.err == 0) {
+        uint8_t fmt[sizeof(SZ_STORE_MAGIC) - 1 + 4];
+        memcpy(fmt, SZ_STORE_MAGIC, sizeof(SZ_STORE_MAGIC) - 1);
+        be32_put(fmt + sizeof(SZ_STORE_MAGIC) - 1, SZ_STORE_FORMAT);
+        MDB_val fk = {6, "format"}, fv = {sizeof(fmt), fmt};
+        sz__txn_put(&t, s->meta, &fk, &fv, 0);
+    }
+out:
+    rc = sz__txn_commit(&t);
+    if (rc != 0 && o != NULL && o->errbuf != NULL)
+        snprintf(o->errbuf, o->errlen,
+                 "cannot migrate the archive in %s from store format 1 to 2: %s; it is unchanged",
+                 path, t.lmdb_rc ? sz__lmdb_advice(t.lmdb_rc) : sz_strerror(rc));
+    return rc;
 }
 
 /* Loads the cached counters and the Merkle frontier from a committed state. */
@@ -487,18 +575,14 @@ static int load_state(sz_store_t *s, sz__txn_t *t) {
     return t->err;
 }
 
-/* The index's resolver: a record's first-version time from records, so the index needs no
- * id-keyed map of its own. */
+/* The index's resolver: a record's first-version time from its record entry, so the index needs
+ * no id-keyed map of its own. */
 static int first_created_of(void *ctx, MDB_txn *txn, const uint8_t id[static 32],
                             uint64_t *first_created) {
-    sz_store_t *s = ctx;
-    MDB_val k = {32, (void *)id}, v;
     sz__recval_t rv;
-    int rc = mdb_get(txn, s->records, &k, &v);
+    int rc = sz__record_get(txn, ctx, id, &rv);
     if (rc != 0)
-        return sz__lmdb_err(rc);
-    if (sz__recval_decode(&rv, &v) != 0)
-        return SZ_E_CORRUPT;
+        return rc;
     *first_created = rv.first_created;
     return 0;
 }
@@ -560,9 +644,21 @@ int sz_store_open(sz_store_t **out, const char *dir, const sz_store_options_t *o
         rc = SZ_E_NO_SPACE;
         goto fail;
     }
+    int migrate = 0;
     if ((rc = sz__txn_begin(&t, s->env, 0)) != 0)
         goto fail;
-    check_format(s, &t, path, opts);
+    check_format(s, &t, path, opts, &migrate);
+    if (t.err == 0 && migrate) {
+        sz__txn_abort(&t);
+        if ((rc = migrate_from_1(s, path, opts)) != 0)
+            goto fail;
+        migrate = 0;
+        if ((rc = sz__txn_begin(&t, s->env, 0)) != 0)
+            goto fail;
+        check_format(s, &t, path, opts, &migrate);
+        if (migrate) /* still format 1 after a committed migration: cannot be */
+            sz__txn_fail(&t, SZ_E_CORRUPT, 0);
+    }
     if (t.err == 0 && (rc = sz_index_open(&s->idx, t.txn)) != 0)
         sz__txn_fail(&t, rc, 0);
     if (t.err == 0)
@@ -661,7 +757,7 @@ static int lookup_version(sz__txn_t *t, MDB_dbi byhash, const uint8_t *hash, sz_
 
 /* Appends a new version: log, byhash, members and the Merkle tree. */
 static int append_version(wctx_t *w, const sz_verified_t *v, const uint8_t *rid, uint64_t recno,
-                          uint32_t gen, sz_put_result_t *r) {
+                          uint32_t gen, const sz__recval_t *record, sz_put_result_t *r) {
     sz_store_t *s = w->s;
     uint64_t seq = w->next_seq;
     uint8_t k8[8];
@@ -673,9 +769,13 @@ static int append_version(wctx_t *w, const sz_verified_t *v, const uint8_t *rid,
                       (v->rec.flags & SZ_FLAG_SEALED) ? SZ__BH_SEALED : 0};
     if (v->rec.nparents == 0)
         b.flags |= SZ__BH_FIRST;
-    uint8_t bv[SZ__BYHASH_LEN];
+    /* A first version's value carries its record's entry: one random insert per new record. */
+    uint8_t bv[SZ__BYHASH_REC_LEN];
     sz__byhash_encode(bv, &b);
-    MDB_val hk = {32, (void *)v->version_hash}, hv = {sizeof(bv), bv};
+    if (record != NULL)
+        sz__recval_encode(bv + SZ__BYHASH_LEN, record);
+    MDB_val hk = {32, (void *)v->version_hash},
+            hv = {record != NULL ? SZ__BYHASH_REC_LEN : SZ__BYHASH_LEN, bv};
     sz__txn_put(&w->t, s->byhash, &hk, &hv, MDB_NOOVERWRITE);
 
     /* A first version is found through byhash under the record id; members lists the rest. */
@@ -729,16 +829,11 @@ static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     rv.generation = 0; /* RECORD.md: generation(first version) = 0 */
     rv.nversions = 1;
     rv.nheads = 1;
-    uint8_t buf[SZ__RECVAL_LEN];
-    sz__recval_encode(buf, &rv);
-    MDB_val k = {32, (void *)rid}, d = {sizeof(buf), buf};
-    if (sz__txn_put(&w->t, s->records, &k, &d, MDB_NOOVERWRITE) == SZ_E_EXISTS)
-        return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0); /* a record without its first version */
     uint8_t rk[8];
     sz__be64_put(rk, rv.recno);
     MDB_val nk = {8, rk}, nv = {32, (void *)rid};
     sz__txn_put(&w->t, s->recnos, &nk, &nv, MDB_APPEND);
-    if (append_version(w, v, rid, rv.recno, 0, r) != 0)
+    if (append_version(w, v, rid, rv.recno, 0, &rv, r) != 0)
         return w->t.err;
     int rc = sz_index_update(s->idx, w->t.txn, rid, v->rec.created, NULL, &v->rec);
     if (rc != 0)
@@ -770,21 +865,22 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
             maxgen = pb.generation;
     }
     MDB_val k = {32, (void *)rid}, d;
-    rc = sz__txn_get(&w->t, s->records, &k, &d);
+    rc = sz__txn_get(&w->t, s->byhash, &k, &d);
     if (rc == SZ_E_NOT_FOUND)
         return SZ_E_RECORD_ID;
     if (rc != 0)
         return rc;
     sz__recval_t rv;
-    if (sz__recval_decode(&rv, &d) != 0)
+    sz__byhash_t fb; /* the first version's own entry, kept when the record entry is rewritten */
+    rc = sz__record_decode(&rv, &d);
+    if (rc == SZ_E_NOT_FOUND)
+        return SZ_E_RECORD_ID; /* a later version's hash named as the record id */
+    if (rc != 0 || sz__byhash_decode(&fb, &d) != 0)
         return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
     if (rv.recno != precno)
         return SZ_E_RECORD_ID;
 
     /* Amend rights: the first version's author, or an editor by the node's policy. */
-    sz__byhash_t fb;
-    if (lookup_version(&w->t, s->byhash, rid, &fb) != 0)
-        return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
     MDB_val fe;
     sz__logent_t fent; /* the first version may have been purged: its stub keeps kind and author */
     if (log_get(&w->t, s->log, fb.seq, &fe) != 0)
@@ -808,7 +904,7 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
         if (memcmp(rec->parents + 32 * i, rv.current, 32) == 0)
             cur_was_parent = 1;
     /* heads holds entries only while a record is in conflict; a single head is the current
-     * version, kept in records. */
+     * version, kept in the record entry. */
     MDB_val nh = {32, (void *)v->version_hash};
     if (rv.nheads == 1) {
         removed = (uint32_t)cur_was_parent;
@@ -865,12 +961,13 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     }
     rv.nversions++;
     rv.nheads = rv.nheads - removed + 1;
-    uint8_t buf[SZ__RECVAL_LEN];
-    sz__recval_encode(buf, &rv);
+    uint8_t buf[SZ__BYHASH_REC_LEN];
+    sz__byhash_encode(buf, &fb);
+    sz__recval_encode(buf + SZ__BYHASH_LEN, &rv);
     d.mv_size = sizeof(buf);
     d.mv_data = buf;
-    sz__txn_put(&w->t, s->records, &k, &d, 0);
-    if (append_version(w, v, rid, rv.recno, gen, r) != 0)
+    sz__txn_put(&w->t, s->byhash, &k, &d, 0);
+    if (append_version(w, v, rid, rv.recno, gen, NULL, r) != 0)
         goto out;
     if (wins) {
         rc =

@@ -18,7 +18,7 @@
 #include "merkle.h"
 #include "record.h"
 
-#define SZ_STORE_FORMAT 1 /* on-disk format version this code reads and writes */
+#define SZ_STORE_FORMAT 2 /* on-disk format version this code writes (it migrates format 1) */
 #define SZ_STORE_MAGIC "samizdat-store"
 #define SZ_STORE_MAX_BATCH 100000 /* records per put call */
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SZ__STORE_DBS 8 /* meta, log, byhash, records, heads, members, recnos, merkle */
+#define SZ__STORE_DBS 7 /* meta, log, byhash, heads, members, recnos, merkle */
 
 /* byhash value: seq u64 | recno u64 | created u64 | generation u32 | flags u32, all big-endian. */
 #define SZ__BYHASH_LEN 32
@@ -29,9 +29,12 @@ typedef struct sz__byhash_s {
     uint32_t flags;
 } sz__byhash_t;
 
-/* records value: recno u64 | first_created u64 | cur_created u64 | cur_seq u64 |
- * current hash (32) | generation u32 | nversions u32 | nheads u32 | flags u32. */
+/* The record entry: recno u64 | first_created u64 | cur_created u64 | cur_seq u64 |
+ * current hash (32) | generation u32 | nversions u32 | nheads u32 | flags u32. In format 2 it
+ * follows the byhash value of the record's first version (key: the record id), so that value is
+ * SZ__BYHASH_REC_LEN bytes; a later version's is SZ__BYHASH_LEN. */
 #define SZ__RECVAL_LEN 80
+#define SZ__BYHASH_REC_LEN (SZ__BYHASH_LEN + SZ__RECVAL_LEN)
 
 typedef struct sz__recval_s {
     uint64_t recno;
@@ -49,7 +52,7 @@ typedef struct sz__reader_s sz__reader_t;
 
 struct sz_store_s {
     MDB_env *env;
-    MDB_dbi meta, log, byhash, records, heads, members, recnos, merkle;
+    MDB_dbi meta, log, byhash, heads, members, recnos, merkle;
     sz_index_t *idx;
     sz_fts_t *fts;
     uint64_t id; /* unique per open store, names this store in per-thread reader slots */
@@ -76,6 +79,11 @@ void sz__byhash_encode(uint8_t out[SZ__BYHASH_LEN], const sz__byhash_t *b);
 int sz__byhash_decode(sz__byhash_t *b, const MDB_val *v);
 void sz__recval_encode(uint8_t out[SZ__RECVAL_LEN], const sz__recval_t *r);
 int sz__recval_decode(sz__recval_t *r, const MDB_val *v);
+/* The record entry inside a byhash value: 0, SZ_E_NOT_FOUND for a later version's value (its
+ * hash is no record id), or SZ_E_CORRUPT. */
+int sz__record_decode(sz__recval_t *r, const MDB_val *byhash_value);
+/* Reads the record entry of rid in txn: 0, SZ_E_NOT_FOUND, SZ_E_CORRUPT or an LMDB error. */
+int sz__record_get(MDB_txn *txn, const sz_store_t *s, const uint8_t rid[32], sz__recval_t *r);
 void sz__merkle_key(uint8_t key[9], unsigned level, uint64_t index);
 int sz__version_cmp(uint32_t gen_a, uint64_t created_a, const uint8_t *hash_a, uint32_t gen_b,
                     uint64_t created_b, const uint8_t *hash_b);

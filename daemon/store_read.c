@@ -2,8 +2,8 @@
 #include "error.h"
 #include "lmdb_txn.h"
 #include "safety.h"
-#include "store_int.h"
 #include "sha256.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -81,11 +81,8 @@ int sz_store_get_current(sz_store_t *s, const uint8_t record_id[static 32],
     int rc = sz__rd_begin(s, &txn);
     if (rc != 0)
         return rc;
-    MDB_val v;
     sz__recval_t rv;
-    rc = rget(txn, s->records, record_id, 32, &v);
-    if (rc == 0)
-        rc = sz__recval_decode(&rv, &v);
+    rc = sz__record_get(txn, s, record_id, &rv);
     if (rc == 0) {
         memcpy(current, rv.current, 32);
         if (generation != NULL)
@@ -131,12 +128,9 @@ static int current_envelope(sz_store_t *s, MDB_txn *txn, uint64_t seq, sz_store_
 }
 
 static int get_record_in(sz_store_t *s, MDB_txn *txn, const uint8_t *rid, sz_store_record_t *r) {
-    MDB_val v;
     sz__recval_t rv;
-    int rc = rget(txn, s->records, rid, 32, &v);
+    int rc = sz__record_get(txn, s, rid, &rv);
     if (rc != 0)
-        return rc;
-    if ((rc = sz__recval_decode(&rv, &v)) != 0)
         return rc;
     memcpy(r->record_id, rid, 32);
     r->recno = rv.recno;
@@ -236,10 +230,11 @@ static int hexval(char c) {
     return -1;
 }
 
-/* Finds the keys of dbi that start with the nibble prefix (lo .. nibbles). Sets *found to 0, 1 or
- * 2 (two or more) and out to the first match. */
-static int prefix_scan(MDB_txn *txn, MDB_dbi dbi, const uint8_t *lo, size_t nibbles, int *found,
-                       uint8_t out[32]) {
+/* Finds the keys of dbi that start with the nibble prefix (lo .. nibbles), and, when vlen is not
+ * 0, whose value is vlen bytes long. Sets *found to 0, 1 or 2 (two or more) and out to the first
+ * match. */
+static int prefix_scan(MDB_txn *txn, MDB_dbi dbi, size_t vlen, const uint8_t *lo, size_t nibbles,
+                       int *found, uint8_t out[32]) {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, dbi, &c);
     if (rc != 0)
@@ -257,9 +252,11 @@ static int prefix_scan(MDB_txn *txn, MDB_dbi dbi, const uint8_t *lo, size_t nibb
         if (memcmp(key, lo, full) != 0 ||
             ((nibbles & 1) && (key[full] & 0xf0) != (lo[full] & 0xf0)))
             break;
-        if (*found == 0)
-            memcpy(out, key, 32);
-        (*found)++;
+        if (vlen == 0 || d.mv_size == vlen) {
+            if (*found == 0)
+                memcpy(out, key, 32);
+            (*found)++;
+        }
         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP);
     }
     mdb_cursor_close(c);
@@ -288,7 +285,8 @@ int sz_store_resolve(sz_store_t *s, const char *prefix, int what, uint8_t out[st
     if (what & SZ_RESOLVE_RECORD) {
         int f = 0;
         uint8_t m[32];
-        rc = prefix_scan(txn, s->records, lo, len, &f, m);
+        /* Record ids are the byhash keys whose value holds a record entry. */
+        rc = prefix_scan(txn, s->byhash, SZ__BYHASH_REC_LEN, lo, len, &f, m);
         if (rc == 0 && f > 0) {
             memcpy(first, m, 32);
             total += f;
@@ -297,7 +295,7 @@ int sz_store_resolve(sz_store_t *s, const char *prefix, int what, uint8_t out[st
     if (rc == 0 && (what & SZ_RESOLVE_VERSION) && total < 2) {
         int f = 0;
         uint8_t m[32];
-        rc = prefix_scan(txn, s->byhash, lo, len, &f, m);
+        rc = prefix_scan(txn, s->byhash, 0, lo, len, &f, m);
         /* A record id is also its first version's hash: the same match counts once. */
         if (rc == 0 && f > 0) {
             if (total == 1 && f == 1 && memcmp(m, first, 32) == 0)
@@ -378,15 +376,13 @@ int sz_store_history(sz_store_t *s, const uint8_t record_id[static 32], sz_store
     int rc = sz__rd_begin(s, &txn);
     if (rc != 0)
         return rc;
-    MDB_val rv, env;
+    MDB_val env;
     sz__byhash_t fb;
+    sz__recval_t rv;
     /* The first version (found under the record id), then the later ones from members. */
-    rc = rget(txn, s->records, record_id, 32, &rv);
-    if (rc == 0) {
+    rc = sz__record_get(txn, s, record_id, &rv);
+    if (rc == 0)
         rc = version_meta(s, txn, record_id, &fb);
-        if (rc == SZ_E_NOT_FOUND)
-            rc = SZ_E_CORRUPT;
-    }
     if (rc == 0)
         rc = log_get(s, txn, fb.seq, &env);
     if (rc == 0)
@@ -593,7 +589,8 @@ int sz_store_stats(sz_store_t *s, sz_store_stats_t *out) {
     MDB_val v;
     sz_merkle_frontier_t f;
     rc = log_size(s, txn, &out->versions);
-    if (rc == 0 && (rc = sz__lmdb_err(mdb_stat(txn, s->records, &st))) == 0)
+    /* One record number per record. */
+    if (rc == 0 && (rc = sz__lmdb_err(mdb_stat(txn, s->recnos, &st))) == 0)
         out->records = st.ms_entries;
     if (rc == 0) {
         int r2 = rget(txn, s->meta, "fts_seq", 7, &v);
@@ -673,11 +670,10 @@ static int fts_one(sz_store_t *s, sz__txn_t *t, const MDB_val *v) {
     uint8_t vh[32], rid[32];
     sz_sha256(vh, v->mv_data, v->mv_size);
     sz_record_id(&rec, vh, rid);
-    MDB_val k = {32, rid}, d;
     sz__recval_t rv;
-    int rc = sz__txn_get(t, s->records, &k, &d);
-    if (rc != 0 || sz__recval_decode(&rv, &d) != 0)
-        return sz__txn_fail(t, SZ_E_CORRUPT, 0);
+    int rc = sz__record_get(t->txn, s, rid, &rv);
+    if (rc != 0)
+        return sz__txn_fail(t, rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc, 0);
     /* A version that is no longer current was superseded by a later log entry, which this walk
      * reaches in turn. */
     if (memcmp(rv.current, vh, 32) != 0)

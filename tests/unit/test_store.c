@@ -747,7 +747,7 @@ static void test_open_bad_folder(void **state) {
     fmt[14] = 0;
     fmt[15] = 0;
     fmt[16] = 0;
-    fmt[17] = 2;
+    fmt[17] = SZ_STORE_FORMAT + 1;
     fv.mv_size = sizeof(fmt);
     fv.mv_data = fmt;
     assert_int_equal(mdb_put(txn, dbi, &fk, &fv, 0), 0);
