@@ -199,8 +199,8 @@ typedef struct vers_s {
     int is_parent;
 } vers_t;
 
-/* Pass 2: each record against its versions. The records are the byhash entries that carry a
- * record entry (first versions). */
+/* Pass 2: each record against its versions. The records are the byhash entries of first
+ * versions, whose record entry is stored or implied. */
 static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
     sz_store_t *s = c->s;
     MDB_cursor *cur, *mc, *hc;
@@ -224,20 +224,16 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
         sz__byhash_t hb;
         if (k.mv_size != 32 || sz__byhash_decode(&hb, &v) != 0)
             continue; /* pass 1 reports the log entry whose hash entry this is */
-        int dr = sz__record_decode(&r, &v);
-        if (dr == SZ_E_NOT_FOUND) {
-            if (hb.flags & SZ__BH_FIRST)
-                problem(c, "record_value", UINT64_MAX, k.mv_data,
-                        "first version without its record entry");
+        int dr = sz__record_decode(&r, &k, &v);
+        if (dr == SZ_E_NOT_FOUND)
+            continue; /* a later version */
+        if (dr != 0) {
+            problem(c, "record_value", UINT64_MAX, k.mv_data,
+                    (hb.flags & SZ__BH_FIRST) ? "malformed record entry"
+                                              : "record entry on a later version");
             continue;
         }
         (*nrec)++;
-        if (dr != 0) {
-            problem(c, "record_value", UINT64_MAX, k.mv_data, "malformed record entry");
-            continue;
-        }
-        if (!(hb.flags & SZ__BH_FIRST))
-            problem(c, "record_value", UINT64_MAX, k.mv_data, "record entry on a later version");
         const uint8_t *rid = k.mv_data;
         uint8_t rk[8];
         MDB_val rv;

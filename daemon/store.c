@@ -100,13 +100,25 @@ int sz__recval_decode(sz__recval_t *r, const MDB_val *v) {
     return 0;
 }
 
-int sz__record_decode(sz__recval_t *r, const MDB_val *byhash_value) {
-    if (byhash_value->mv_size == SZ__BYHASH_LEN)
-        return SZ_E_NOT_FOUND;
-    if (byhash_value->mv_size != SZ__BYHASH_REC_LEN)
+int sz__record_decode(sz__recval_t *r, const MDB_val *key, const MDB_val *value) {
+    sz__byhash_t b;
+    if (key->mv_size != 32 || sz__byhash_decode(&b, value) != 0)
         return SZ_E_CORRUPT;
-    MDB_val tail = {SZ__RECVAL_LEN, (uint8_t *)byhash_value->mv_data + SZ__BYHASH_LEN};
-    return sz__recval_decode(r, &tail);
+    if (!(b.flags & SZ__BH_FIRST))
+        return value->mv_size == SZ__BYHASH_LEN ? SZ_E_NOT_FOUND : SZ_E_CORRUPT;
+    if (value->mv_size == SZ__BYHASH_REC_LEN) {
+        MDB_val tail = {SZ__RECVAL_LEN, (uint8_t *)value->mv_data + SZ__BYHASH_LEN};
+        return sz__recval_decode(r, &tail);
+    }
+    /* A record with its first version only: everything follows from that version. */
+    memset(r, 0, sizeof *r);
+    r->recno = b.recno;
+    r->first_created = r->cur_created = b.created;
+    r->cur_seq = b.seq;
+    memcpy(r->current, key->mv_data, 32);
+    r->generation = 0;
+    r->nversions = r->nheads = 1;
+    return 0;
 }
 
 int sz__record_get(MDB_txn *txn, const sz_store_t *s, const uint8_t rid[32], sz__recval_t *r) {
@@ -114,7 +126,7 @@ int sz__record_get(MDB_txn *txn, const sz_store_t *s, const uint8_t rid[32], sz_
     int rc = mdb_get(txn, s->byhash, &k, &v);
     if (rc != 0)
         return sz__lmdb_err(rc);
-    return sz__record_decode(r, &v);
+    return sz__record_decode(r, &k, &v);
 }
 
 void sz__merkle_key(uint8_t key[9], unsigned level, uint64_t index) {
@@ -472,9 +484,10 @@ static int check_format(sz_store_t *s, sz__txn_t *t, const char *path, const sz_
 }
 
 /* Format 1 kept each record entry in a database of its own, "records", keyed by record id. Format
- * 2 appends it to the byhash value of the record's first version, whose key is the same id (see
- * STORE.md). One write transaction moves every entry and drops "records", so a crash leaves the
- * store in format 1 or in format 2, never between. */
+ * 2 keeps it in the byhash value of the record's first version, whose key is the same id, and only
+ * once the record has more than that version (see STORE.md). One write transaction moves every
+ * entry and drops "records", so a crash leaves the store in format 1 or in format 2, never between.
+ */
 static int migrate_from_1(sz_store_t *s, const char *path, const sz_store_options_t *o) {
     MDB_envinfo info;
     MDB_stat st;
@@ -505,12 +518,16 @@ static int migrate_from_1(sz_store_t *s, const char *path, const sz_store_option
     int r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
     for (; r == 0 && t.err == 0; r = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         MDB_val bv;
-        sz__recval_t rv;
+        sz__recval_t rv, implied;
         if (k.mv_size != 32 || sz__recval_decode(&rv, &v) != 0 ||
-            sz__txn_get(&t, s->byhash, &k, &bv) != 0 || bv.mv_size != SZ__BYHASH_LEN) {
+            sz__txn_get(&t, s->byhash, &k, &bv) != 0 || bv.mv_size != SZ__BYHASH_LEN ||
+            sz__record_decode(&implied, &k, &bv) != 0) {
             sz__txn_fail(&t, SZ_E_CORRUPT, 0);
             break;
         }
+        /* A record still at its first version needs nothing: its entry is implied. */
+        if (memcmp(&rv, &implied, sizeof rv) == 0)
+            continue;
         uint8_t buf[SZ__BYHASH_REC_LEN];
         memcpy(buf, bv.mv_data, SZ__BYHASH_LEN);
         memcpy(buf + SZ__BYHASH_LEN, v.mv_data, SZ__RECVAL_LEN);
@@ -757,7 +774,7 @@ static int lookup_version(sz__txn_t *t, MDB_dbi byhash, const uint8_t *hash, sz_
 
 /* Appends a new version: log, byhash, members and the Merkle tree. */
 static int append_version(wctx_t *w, const sz_verified_t *v, const uint8_t *rid, uint64_t recno,
-                          uint32_t gen, const sz__recval_t *record, sz_put_result_t *r) {
+                          uint32_t gen, sz_put_result_t *r) {
     sz_store_t *s = w->s;
     uint64_t seq = w->next_seq;
     uint8_t k8[8];
@@ -769,13 +786,11 @@ static int append_version(wctx_t *w, const sz_verified_t *v, const uint8_t *rid,
                       (v->rec.flags & SZ_FLAG_SEALED) ? SZ__BH_SEALED : 0};
     if (v->rec.nparents == 0)
         b.flags |= SZ__BH_FIRST;
-    /* A first version's value carries its record's entry: one random insert per new record. */
-    uint8_t bv[SZ__BYHASH_REC_LEN];
+    /* A first version's entry is also its new record's (implied until an amendment): one small
+     * random insert per new record. */
+    uint8_t bv[SZ__BYHASH_LEN];
     sz__byhash_encode(bv, &b);
-    if (record != NULL)
-        sz__recval_encode(bv + SZ__BYHASH_LEN, record);
-    MDB_val hk = {32, (void *)v->version_hash},
-            hv = {record != NULL ? SZ__BYHASH_REC_LEN : SZ__BYHASH_LEN, bv};
+    MDB_val hk = {32, (void *)v->version_hash}, hv = {SZ__BYHASH_LEN, bv};
     sz__txn_put(&w->t, s->byhash, &hk, &hv, MDB_NOOVERWRITE);
 
     /* A first version is found through byhash under the record id; members lists the rest. */
@@ -833,7 +848,7 @@ static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     sz__be64_put(rk, rv.recno);
     MDB_val nk = {8, rk}, nv = {32, (void *)rid};
     sz__txn_put(&w->t, s->recnos, &nk, &nv, MDB_APPEND);
-    if (append_version(w, v, rid, rv.recno, 0, &rv, r) != 0)
+    if (append_version(w, v, rid, rv.recno, 0, r) != 0)
         return w->t.err;
     int rc = sz_index_update(s->idx, w->t.txn, rid, v->rec.created, NULL, &v->rec);
     if (rc != 0)
@@ -872,7 +887,7 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
         return rc;
     sz__recval_t rv;
     sz__byhash_t fb; /* the first version's own entry, kept when the record entry is rewritten */
-    rc = sz__record_decode(&rv, &d);
+    rc = sz__record_decode(&rv, &k, &d);
     if (rc == SZ_E_NOT_FOUND)
         return SZ_E_RECORD_ID; /* a later version's hash named as the record id */
     if (rc != 0 || sz__byhash_decode(&fb, &d) != 0)
@@ -967,7 +982,7 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     d.mv_size = sizeof(buf);
     d.mv_data = buf;
     sz__txn_put(&w->t, s->byhash, &k, &d, 0);
-    if (append_version(w, v, rid, rv.recno, gen, NULL, r) != 0)
+    if (append_version(w, v, rid, rv.recno, gen, r) != 0)
         goto out;
     if (wins) {
         rc =

@@ -31,8 +31,10 @@ typedef struct sz__byhash_s {
 
 /* The record entry: recno u64 | first_created u64 | cur_created u64 | cur_seq u64 |
  * current hash (32) | generation u32 | nversions u32 | nheads u32 | flags u32. In format 2 it
- * follows the byhash value of the record's first version (key: the record id), so that value is
- * SZ__BYHASH_REC_LEN bytes; a later version's is SZ__BYHASH_LEN. */
+ * lives in the byhash value of the record's first version (key: the record id, flag
+ * SZ__BH_FIRST). While the record has that one version, the entry is implied by the byhash fields
+ * and the value stays SZ__BYHASH_LEN bytes; from the first amendment on, the entry follows them
+ * (SZ__BYHASH_REC_LEN bytes). */
 #define SZ__RECVAL_LEN 80
 #define SZ__BYHASH_REC_LEN (SZ__BYHASH_LEN + SZ__RECVAL_LEN)
 
@@ -79,9 +81,9 @@ void sz__byhash_encode(uint8_t out[SZ__BYHASH_LEN], const sz__byhash_t *b);
 int sz__byhash_decode(sz__byhash_t *b, const MDB_val *v);
 void sz__recval_encode(uint8_t out[SZ__RECVAL_LEN], const sz__recval_t *r);
 int sz__recval_decode(sz__recval_t *r, const MDB_val *v);
-/* The record entry inside a byhash value: 0, SZ_E_NOT_FOUND for a later version's value (its
+/* The record entry of the byhash entry (key, value): 0, SZ_E_NOT_FOUND for a later version (its
  * hash is no record id), or SZ_E_CORRUPT. */
-int sz__record_decode(sz__recval_t *r, const MDB_val *byhash_value);
+int sz__record_decode(sz__recval_t *r, const MDB_val *key, const MDB_val *value);
 /* Reads the record entry of rid in txn: 0, SZ_E_NOT_FOUND, SZ_E_CORRUPT or an LMDB error. */
 int sz__record_get(MDB_txn *txn, const sz_store_t *s, const uint8_t rid[32], sz__recval_t *r);
 void sz__merkle_key(uint8_t key[9], unsigned level, uint64_t index);

@@ -230,10 +230,10 @@ static int hexval(char c) {
     return -1;
 }
 
-/* Finds the keys of dbi that start with the nibble prefix (lo .. nibbles), and, when vlen is not
- * 0, whose value is vlen bytes long. Sets *found to 0, 1 or 2 (two or more) and out to the first
- * match. */
-static int prefix_scan(MDB_txn *txn, MDB_dbi dbi, size_t vlen, const uint8_t *lo, size_t nibbles,
+/* Finds the keys of dbi that start with the nibble prefix (lo .. nibbles), and, when first_only
+ * (dbi is byhash), that are records' first versions. Sets *found to 0, 1 or 2 (two or more) and
+ * out to the first match. */
+static int prefix_scan(MDB_txn *txn, MDB_dbi dbi, int first_only, const uint8_t *lo, size_t nibbles,
                        int *found, uint8_t out[32]) {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, dbi, &c);
@@ -252,7 +252,8 @@ static int prefix_scan(MDB_txn *txn, MDB_dbi dbi, size_t vlen, const uint8_t *lo
         if (memcmp(key, lo, full) != 0 ||
             ((nibbles & 1) && (key[full] & 0xf0) != (lo[full] & 0xf0)))
             break;
-        if (vlen == 0 || d.mv_size == vlen) {
+        sz__byhash_t b;
+        if (!first_only || (sz__byhash_decode(&b, &d) == 0 && (b.flags & SZ__BH_FIRST))) {
             if (*found == 0)
                 memcpy(out, key, 32);
             (*found)++;
@@ -285,8 +286,8 @@ int sz_store_resolve(sz_store_t *s, const char *prefix, int what, uint8_t out[st
     if (what & SZ_RESOLVE_RECORD) {
         int f = 0;
         uint8_t m[32];
-        /* Record ids are the byhash keys whose value holds a record entry. */
-        rc = prefix_scan(txn, s->byhash, SZ__BYHASH_REC_LEN, lo, len, &f, m);
+        /* Record ids are the byhash keys of first versions. */
+        rc = prefix_scan(txn, s->byhash, 1, lo, len, &f, m);
         if (rc == 0 && f > 0) {
             memcpy(first, m, 32);
             total += f;
