@@ -3,7 +3,8 @@
  *
  *   1. pipelined submit of N pre-signed ~1 KiB testimonies over one connection, each acknowledged
  *      only after its durable commit: records/s, beside the single-core Ed25519 verify rate of
- *      the same envelopes measured in the same run, and their ratio (target >= 1.3);
+ *      the same envelopes measured in the same run, and their ratio (target >= 1.3). Three rounds,
+ *      each into a fresh node; the best round against the best of four single-core runs;
  *   2. one submit round trip including the commit, sequentially: p50 and p99 (target p50 <= 2 ms);
  *   3. one GET round trip: p50 and p99 (target p50 <= 0.3 ms);
  *   4. 1,000 idle connections (handshake and HELLO done): the daemon's anonymous resident memory
@@ -39,6 +40,7 @@
 #define BODY_SIZE 1024
 #define LAT_SUBMITS 2000
 #define LAT_GETS 20000
+#define ROUNDS 3 /* pipelined submit runs, each into a fresh node */
 
 static uint64_t wall_ms(void) {
     struct timespec ts;
@@ -76,6 +78,7 @@ static void stop_daemon(void) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data_dir);
         if (system(cmd) != 0)
             fprintf(stderr, "bench_submit: could not remove %s\n", data_dir);
+        data_dir[0] = '\0';
     }
 }
 
@@ -190,6 +193,83 @@ static double signature_rate(const sz_record_t *recs, unsigned n) {
     return n / (bench_now_s() - t0);
 }
 
+static char node_invite[SZ_INVITE_BUF + 8]; /* the running node's invite */
+
+/* Starts a fresh samizdatd and connects to it as the holder of sk. */
+static int open_node(const char *bin, const uint8_t *sk, sz_net_t **c, unsigned *window) {
+    char *invite = node_invite;
+    int rc = start_daemon(bin, invite, sizeof(node_invite));
+    if (rc != 0) {
+        fprintf(stderr, "bench_submit: cannot start %s: %s\n", bin, sz_strerror(rc));
+        return rc;
+    }
+    sz_invite_t inv;
+    if (sz_invite_parse(invite, &inv) != 0) {
+        fprintf(stderr, "bench_submit: bad invite '%s'\n", invite);
+        return SZ_E_ARGUMENT;
+    }
+    char port[8];
+    snprintf(port, sizeof(port), "%u", (unsigned)inv.port);
+    sz_net_params_t p = {.host = inv.host,
+                         .port = port,
+                         .network_key = inv.network_key,
+                         .node_key = inv.node_key,
+                         .secret_key = sk,
+                         .timeout_ms = 60000};
+    char why[SZ_NET_ERROR_MAX];
+    rc = sz_net_connect(c, &p, why, sizeof(why));
+    sz_invite_wipe(&inv);
+    if (rc != 0) {
+        fprintf(stderr, "bench_submit: connect: %s\n", why);
+        return rc;
+    }
+    *window = sz_net_max_inflight(*c) * 4;
+    if (*window < 64)
+        *window = 64;
+    return 0;
+}
+
+/* Submits the n envelopes over c with up to window in flight, until every one is acknowledged.
+ * Gives the wall time and the CPU time of the daemon and of this process meanwhile. */
+static int pipelined(sz_net_t *c, unsigned n, uint8_t **envs, const size_t *lens, unsigned window,
+                     unsigned *existed, double *secs, double *dcpu, double *ccpu) {
+    unsigned sent = 0, acked = 0;
+    double dcpu0 = bench_proc_cpu_s(daemon_pid), ccpu0 = bench_self_cpu_s();
+    double t0 = bench_now_s();
+    while (acked < n) {
+        while (sent < n && sent - acked < window) {
+            if (sz_net_queue(c, SZ_MSG_SUBMIT, sent + 1, envs[sent], lens[sent]) != 0) {
+                fprintf(stderr, "bench_submit: queue: %s\n", sz_net_error(c));
+                return -1;
+            }
+            sent++;
+        }
+        sz_msg_t m;
+        if (sz_net_recv(c, &m) != 0) {
+            fprintf(stderr, "bench_submit: after %u acks: %s\n", acked, sz_net_error(c));
+            return -1;
+        }
+        if (m.header.type == SZ_MSG_ERROR) {
+            sz_net_take_error(c, &m);
+            fprintf(stderr, "bench_submit: request %u refused: %s\n", m.header.request_id,
+                    sz_net_error(c));
+            return -1;
+        }
+        sz_msg_submitted_t ack;
+        if (m.header.type != SZ_MSG_SUBMITTED ||
+            sz_msg_submitted_decode(&ack, m.payload, m.len) != 0) {
+            fprintf(stderr, "bench_submit: unexpected %s\n", sz_msg_type_name(m.header.type));
+            return -1;
+        }
+        *existed += (ack.flags & SZ_SUBMIT_EXISTED) != 0;
+        acked++;
+    }
+    *secs = bench_now_s() - t0;
+    *dcpu = bench_proc_cpu_s(daemon_pid) - dcpu0;
+    *ccpu = bench_self_cpu_s() - ccpu0;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 100000u;
     if (n == 0)
@@ -255,90 +335,50 @@ int main(int argc, char **argv) {
     }
     double open_rate = nv / (bench_now_s() - t0);
 
-    char invite[SZ_INVITE_BUF + 8];
-    int rc = start_daemon(bin, invite, sizeof(invite));
-    if (rc != 0) {
-        fprintf(stderr, "bench_submit: cannot start %s: %s\n", bin, sz_strerror(rc));
-        return 1;
-    }
-    sz_invite_t inv;
-    if (sz_invite_parse(invite, &inv) != 0) {
-        fprintf(stderr, "bench_submit: bad invite '%s'\n", invite);
-        return 1;
-    }
-    char port[8];
-    snprintf(port, sizeof(port), "%u", (unsigned)inv.port);
-    sz_net_params_t p = {.host = inv.host,
-                         .port = port,
-                         .network_key = inv.network_key,
-                         .node_key = inv.node_key,
-                         .secret_key = sk,
-                         .timeout_ms = 60000};
-    char why[SZ_NET_ERROR_MAX];
+    /* 1. Pipelined submit, ROUNDS times, each into a fresh node. This machine is shared, and
+     * other work only ever slows a run down, so the best round and the best single-core rate
+     * (measured before every round and after the last) are the figures compared; every round
+     * is printed. */
     sz_net_t *c = NULL;
-    rc = sz_net_connect(&c, &p, why, sizeof(why));
-    sz_invite_wipe(&inv);
-    if (rc != 0) {
-        fprintf(stderr, "bench_submit: connect: %s\n", why);
-        return 1;
+    double best_rate = 0, best_verify = sig_rate_before;
+    unsigned window = 0;
+    int rc;
+    for (int round = 1; round <= ROUNDS; round++) {
+        if (round > 1) {
+            double r = signature_rate(recs, nv);
+            if (r > best_verify)
+                best_verify = r;
+            sz_net_close(c);
+            c = NULL;
+            stop_daemon();
+        }
+        if ((rc = open_node(bin, sk, &c, &window)) != 0)
+            return 1;
+        unsigned existed = 0;
+        double secs = 0, dcpu = 0, ccpu = 0;
+        if (pipelined(c, n, envs, lens, window, &existed, &secs, &dcpu, &ccpu) != 0)
+            return 1;
+        double rate = n / secs;
+        if (rate > best_rate)
+            best_rate = rate;
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        printf("pipelined submit, round %d: %u records (%u already stored) in %.2f s over one "
+               "connection, window %u: %.0f records/s; CPU per record: daemon %.1f us, this "
+               "client %.1f us; %ld CPUs %.0f%% busy\n",
+               round, n, existed, secs, window, rate, dcpu * 1e6 / n, ccpu * 1e6 / n, ncpu,
+               100.0 * (dcpu + ccpu) / (secs * (double)ncpu));
+        fflush(stdout);
     }
-    unsigned window = sz_net_max_inflight(c) * 4;
-    if (window < 64)
-        window = 64;
-
-    /* 1. Pipelined submit. */
-    unsigned sent = 0, acked = 0, existed = 0;
-    double dcpu0 = bench_proc_cpu_s(daemon_pid), ccpu0 = bench_self_cpu_s();
-    t0 = bench_now_s();
-    while (acked < n) {
-        while (sent < n && sent - acked < window) {
-            if ((rc = sz_net_queue(c, SZ_MSG_SUBMIT, sent + 1, envs[sent], lens[sent])) != 0) {
-                fprintf(stderr, "bench_submit: queue: %s\n", sz_net_error(c));
-                return 1;
-            }
-            sent++;
-        }
-        sz_msg_t m;
-        if ((rc = sz_net_recv(c, &m)) != 0) {
-            fprintf(stderr, "bench_submit: after %u acks: %s\n", acked, sz_net_error(c));
-            return 1;
-        }
-        if (m.header.type == SZ_MSG_ERROR) {
-            sz_net_take_error(c, &m);
-            fprintf(stderr, "bench_submit: request %u refused: %s\n", m.header.request_id,
-                    sz_net_error(c));
-            return 1;
-        }
-        sz_msg_submitted_t ack;
-        if (m.header.type != SZ_MSG_SUBMITTED ||
-            sz_msg_submitted_decode(&ack, m.payload, m.len) != 0) {
-            fprintf(stderr, "bench_submit: unexpected %s\n", sz_msg_type_name(m.header.type));
-            return 1;
-        }
-        existed += (ack.flags & SZ_SUBMIT_EXISTED) != 0;
-        acked++;
-    }
-    double secs = bench_now_s() - t0;
-    double dcpu = bench_proc_cpu_s(daemon_pid) - dcpu0, ccpu = bench_self_cpu_s() - ccpu0;
-    double rate = n / secs;
-    printf("pipelined submit: %u records (%u already stored) in %.2f s over one connection, "
-           "window %u\n",
-           n, existed, secs, window);
     double sig_rate_after = signature_rate(recs, nv);
-    double verify_rate = sig_rate_after > sig_rate_before ? sig_rate_after : sig_rate_before;
-    printf("  %.0f records/s; single-core Ed25519 verify %.0f/s (the faster of %.0f before and "
-           "%.0f after); ratio %.2f (target >= 1.30) %s\n",
-           rate, verify_rate, sig_rate_before, sig_rate_after, rate / verify_rate,
-           rate / verify_rate >= 1.3 ? "MET" : "MISSED");
+    if (sig_rate_after > best_verify)
+        best_verify = sig_rate_after;
+    printf("  best %.0f records/s; single-core Ed25519 verify, best of %d runs %.0f/s "
+           "(%.1f us each); ratio %.2f (target >= 1.30) %s\n",
+           best_rate, ROUNDS + 1, best_verify, 1e6 / best_verify, best_rate / best_verify,
+           best_rate / best_verify >= 1.3 ? "MET" : "MISSED");
     printf("  for reference: single-core record open (decode, signature, version hash) %.0f/s, "
            "ratio %.2f\n",
-           open_rate, rate / open_rate);
-    /* Where the time went: the target needs both CPUs busy and little besides verifying. */
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("  CPU per record: daemon %.1f us, this client %.1f us, Ed25519 verify alone %.1f us; "
-           "%ld CPUs %.0f%% busy\n",
-           dcpu * 1e6 / n, ccpu * 1e6 / n, 1e6 / verify_rate, ncpu,
-           100.0 * (dcpu + ccpu) / (secs * (double)ncpu));
+           open_rate, best_rate / open_rate);
     fflush(stdout);
 
     /* 2. Sequential submit round trips. */
@@ -397,10 +437,16 @@ int main(int argc, char **argv) {
          rss0 = bench_status_kib(daemon_pid, "VmRSS");
     sz_net_t **idle = calloc(IDLE, sizeof(*idle));
     unsigned opened = 0;
-    if (sz_invite_parse(invite, &inv) == 0) {
-        p.network_key = inv.network_key;
-        p.node_key = inv.node_key;
-        p.timeout_ms = 20000;
+    sz_invite_t inv;
+    if (sz_invite_parse(node_invite, &inv) == 0) {
+        char port[8], why[SZ_NET_ERROR_MAX];
+        snprintf(port, sizeof(port), "%u", (unsigned)inv.port);
+        sz_net_params_t p = {.host = inv.host,
+                             .port = port,
+                             .network_key = inv.network_key,
+                             .node_key = inv.node_key,
+                             .secret_key = sk,
+                             .timeout_ms = 20000};
         for (; idle != NULL && opened < IDLE; opened++)
             if (sz_net_connect(&idle[opened], &p, why, sizeof(why)) != 0) {
                 fprintf(stderr, "bench_submit: idle connection %u: %s\n", opened, why);
