@@ -285,6 +285,9 @@ static int run_node(args_t *a) {
         goto out;
     }
 
+    if (sz_store_migrated_from(store) != 0)
+        SZ_LOG(SZ_LOG_INFO, "store_migrated", SZ_LF_UINT("from", sz_store_migrated_from(store)),
+               SZ_LF_UINT("to", SZ_STORE_FORMAT), SZ_LF_STR("dir", a->data));
     char listen[SZ_HOSTPORT_MAX + 1] = "";
     sz_hostport_format(listen, sizeof(listen), cfg.listen.host, cfg.listen.port);
     SZ_LOG(SZ_LOG_INFO, "start", SZ_LF_STR("version", sz_daemon_version()),

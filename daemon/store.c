@@ -669,6 +669,7 @@ int sz_store_open(sz_store_t **out, const char *dir, const sz_store_options_t *o
         sz__txn_abort(&t);
         if ((rc = migrate_from_1(s, path, opts)) != 0)
             goto fail;
+        s->migrated_from = 1;
         migrate = 0;
         if ((rc = sz__txn_begin(&t, s->env, 0)) != 0)
             goto fail;
@@ -698,6 +699,10 @@ fail:
     sz__txn_abort(&t);
     sz_store_close(s);
     return rc;
+}
+
+unsigned sz_store_migrated_from(const sz_store_t *s) {
+    return s->migrated_from;
 }
 
 void sz_store_close(sz_store_t *s) {

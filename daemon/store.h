@@ -50,6 +50,9 @@ int sz_store_open(sz_store_t **out, const char *dir, const sz_store_options_t *o
 /* Closes the store. Every thread must have finished its calls. NULL is ignored. */
 void sz_store_close(sz_store_t *s);
 
+/* The store format this open migrated from (STORE.md), or 0 when it was already current. */
+unsigned sz_store_migrated_from(const sz_store_t *s);
+
 /* Returns a sentence about the last write failure (full disk, damaged file), or "". The string
  * belongs to the store and changes with the next write. */
 const char *sz_store_errmsg(const sz_store_t *s);

@@ -73,6 +73,7 @@ struct sz_store_s {
     char errmsg[256];
     MDB_dbi retracted, revoked;     /* safety.c: tombstones and revoked keys (STORE.md) */
     int any_retracted, any_revoked; /* 0 while those are empty: ingest skips their lookups */
+    unsigned migrated_from;         /* format migrated at open, or 0 */
 };
 
 void sz__be64_put(uint8_t *p, uint64_t v);

@@ -199,6 +199,7 @@ static void test_migrates_format_1(void **state) {
     char err[512] = "";
     sz_store_options_t o = {.errbuf = err, .errlen = sizeof err};
     assert_int_equal(sz_store_open(&s, dir, &o), 0);
+    assert_int_equal(sz_store_migrated_from(s), 1);
     expect_records(s);
     sz_store_stats_t st;
     assert_int_equal(sz_store_stats(s, &st), 0);
@@ -269,6 +270,7 @@ static void test_migrates_format_1(void **state) {
     assert_int_equal(raw_format(dir, &has_records), SZ_STORE_FORMAT);
     assert_false(has_records);
     assert_int_equal(sz_store_open(&s, dir, NULL), 0);
+    assert_int_equal(sz_store_migrated_from(s), 0);
     assert_int_equal(sz_store_stats(s, &st), 0);
     assert_int_equal(st.versions, want_versions + 2);
     assert_int_equal(st.records, want_records + 1);
