@@ -195,17 +195,11 @@ static double signature_rate(const sz_record_t *recs, unsigned n) {
 
 static char node_invite[SZ_INVITE_BUF + 8]; /* the running node's invite */
 
-/* Starts a fresh samizdatd and connects to it as the holder of sk. */
-static int open_node(const char *bin, const uint8_t *sk, sz_net_t **c, unsigned *window) {
-    char *invite = node_invite;
-    int rc = start_daemon(bin, invite, sizeof(node_invite));
-    if (rc != 0) {
-        fprintf(stderr, "bench_submit: cannot start %s: %s\n", bin, sz_strerror(rc));
-        return rc;
-    }
+/* Connects to the running node as the holder of sk; on failure why says what went wrong. */
+static int connect_node(const uint8_t *sk, int timeout_ms, sz_net_t **c, char *why, size_t wl) {
     sz_invite_t inv;
-    if (sz_invite_parse(invite, &inv) != 0) {
-        fprintf(stderr, "bench_submit: bad invite '%s'\n", invite);
+    if (sz_invite_parse(node_invite, &inv) != 0) {
+        snprintf(why, wl, "bad invite '%s'", node_invite);
         return SZ_E_ARGUMENT;
     }
     char port[8];
@@ -215,11 +209,21 @@ static int open_node(const char *bin, const uint8_t *sk, sz_net_t **c, unsigned 
                          .network_key = inv.network_key,
                          .node_key = inv.node_key,
                          .secret_key = sk,
-                         .timeout_ms = 60000};
-    char why[SZ_NET_ERROR_MAX];
-    rc = sz_net_connect(c, &p, why, sizeof(why));
+                         .timeout_ms = timeout_ms};
+    int rc = sz_net_connect(c, &p, why, wl);
     sz_invite_wipe(&inv);
+    return rc;
+}
+
+/* Starts a fresh samizdatd and connects to it as the holder of sk. */
+static int open_node(const char *bin, const uint8_t *sk, sz_net_t **c, unsigned *window) {
+    int rc = start_daemon(bin, node_invite, sizeof(node_invite));
     if (rc != 0) {
+        fprintf(stderr, "bench_submit: cannot start %s: %s\n", bin, sz_strerror(rc));
+        return rc;
+    }
+    char why[SZ_NET_ERROR_MAX];
+    if ((rc = connect_node(sk, 60000, c, why, sizeof why)) != 0) {
         fprintf(stderr, "bench_submit: connect: %s\n", why);
         return rc;
     }
@@ -437,23 +441,12 @@ int main(int argc, char **argv) {
          rss0 = bench_status_kib(daemon_pid, "VmRSS");
     sz_net_t **idle = calloc(IDLE, sizeof(*idle));
     unsigned opened = 0;
-    sz_invite_t inv;
-    if (sz_invite_parse(node_invite, &inv) == 0) {
-        char port[8], why[SZ_NET_ERROR_MAX];
-        snprintf(port, sizeof(port), "%u", (unsigned)inv.port);
-        sz_net_params_t p = {.host = inv.host,
-                             .port = port,
-                             .network_key = inv.network_key,
-                             .node_key = inv.node_key,
-                             .secret_key = sk,
-                             .timeout_ms = 20000};
-        for (; idle != NULL && opened < IDLE; opened++)
-            if (sz_net_connect(&idle[opened], &p, why, sizeof(why)) != 0) {
-                fprintf(stderr, "bench_submit: idle connection %u: %s\n", opened, why);
-                break;
-            }
-        sz_invite_wipe(&inv);
-    }
+    char why[SZ_NET_ERROR_MAX];
+    for (; idle != NULL && opened < IDLE; opened++)
+        if (connect_node(sk, 20000, &idle[opened], why, sizeof why) != 0) {
+            fprintf(stderr, "bench_submit: idle connection %u: %s\n", opened, why);
+            break;
+        }
     usleep(500000);
     long anon1 = bench_status_kib(daemon_pid, "RssAnon"),
          rss1 = bench_status_kib(daemon_pid, "VmRSS");
