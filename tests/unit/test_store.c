@@ -1171,6 +1171,92 @@ static void test_check_finds_tampering(void **state) {
     free(dir);
 }
 
+typedef struct alllines_s {
+    char text[8192];
+    size_t len;
+} alllines_t;
+
+static void all_cb(void *arg, const char *line) {
+    alllines_t *l = arg;
+    int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", line);
+    if (n > 0 && l->len + (size_t)n < sizeof(l->text))
+        l->len += (size_t)n;
+}
+
+/* Rewrites the byhash value under key with f applied to a copy of it. */
+static void tamper_byhash(const char *dir, const uint8_t *key,
+                          void (*f)(MDB_val *v, uint8_t *buf)) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "byhash", 0, &dbi), 0);
+    MDB_val k = {32, (void *)key}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    uint8_t buf[256];
+    assert_true(v.mv_size <= 128);
+    memcpy(buf, v.mv_data, v.mv_size);
+    v.mv_data = buf;
+    f(&v, buf);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void grow_to_record_entry(MDB_val *v, uint8_t *buf) {
+    memset(buf + v->mv_size, 0, 80); /* a later version's value given a record entry */
+    v->mv_size += 80;
+}
+
+static void count_nine_versions(MDB_val *v, uint8_t *buf) {
+    assert_int_equal(v->mv_size, 112);
+    buf[32 + 68 + 3] = 9; /* nversions, big-endian u32 after the 32 byhash bytes */
+}
+
+/* A store with an amended record (its entry stored after the first version's byhash value) and a
+ * single-version one (its entry implied), for the tampering below. */
+static char *amended_store(env_t *a, env_t *b, env_t *c) {
+    char *dir = tmpdir();
+    sz_store_t *s = open_store(dir);
+    *a = mk(sk_a, SZ_KIND_TESTIMONY, T0, NULL, NULL, 0, "entry", 0);
+    *b = mk(sk_a, SZ_KIND_TESTIMONY, T0 + 1, a->hash, a->hash, 1, "entry v2", 0);
+    *c = mk(sk_a, SZ_KIND_TESTIMONY, T0 + 2, NULL, NULL, 0, "single", 0);
+    assert_int_equal(put1(s, a, NULL), 0);
+    assert_int_equal(put1(s, b, NULL), 0);
+    assert_int_equal(put1(s, c, NULL), 0);
+    sz_store_close(s);
+    size_t problems = 99;
+    assert_int_equal(sz_maint_check(dir, NULL, NULL, &problems), 0);
+    assert_int_equal(problems, 0);
+    return dir;
+}
+
+/* Format 2 keeps record entries in byhash: a later version holding one, and an entry whose counts
+ * disagree with the versions, are both reported by the check. */
+static void test_check_finds_bad_record_entries(void **state) {
+    (void)state;
+    env_t a, b, c;
+    void (*tampers[2])(MDB_val *, uint8_t *) = {grow_to_record_entry, count_nine_versions};
+    const char *expect[2] = {"record entry on a later version", "problem="};
+    for (int i = 0; i < 2; i++) {
+        char *dir = amended_store(&a, &b, &c);
+        tamper_byhash(dir, i == 0 ? b.hash : a.hash, tampers[i]);
+        alllines_t l = {0};
+        size_t problems = 0;
+        assert_int_equal(sz_maint_check(dir, all_cb, &l, &problems), 0);
+        assert_true(problems > 0);
+        assert_non_null(strstr(l.text, expect[i]));
+        rmtree(dir);
+        free(dir);
+        free(a.buf);
+        free(b.buf);
+        free(c.buf);
+    }
+}
+
 static int setup(void **state) {
     (void)state;
     if (sodium_init() < 0)
@@ -1198,6 +1284,7 @@ int main(void) {
         cmocka_unit_test(test_reader_sees_commits),
         cmocka_unit_test(test_list_search_check_backup),
         cmocka_unit_test(test_check_finds_tampering),
+        cmocka_unit_test(test_check_finds_bad_record_entries),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
