@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -951,9 +952,9 @@ static void test_full_disk(void **state) {
 typedef struct reader_arg_s {
     sz_store_t *s;
     uint8_t rid[32];
-    volatile int stop;
-    long reads;
-    int bad;
+    atomic_int stop; /* shared by the reader threads and the writer: atomics, not volatile */
+    atomic_long reads;
+    atomic_int bad;
 } reader_arg_t;
 
 static void *reader_main(void *p) {
