@@ -14,3 +14,16 @@ export PATH=/usr/bin:/bin:$PATH
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --output-on-failure -j"$(nproc)" "$@"
+
+# The threaded parts (verification workers and group commit, replication, the store's readers
+# and writer) once more under ThreadSanitizer, which cannot be combined with ASan.
+if [ "${SZ_SKIP_TSAN:-0}" != 1 ]; then
+    tsan=${SZ_TSAN_BUILD_DIR:-$root/build-tsan}
+    cmake -S "$root" -B "$tsan" -DSZ_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_C_FLAGS="-fsanitize=thread -O1 -g" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
+    threaded=(test_server test_sync test_store test_store_migrate)
+    cmake --build "$tsan" -j"$(nproc)" --target samizdatd samizdat "${threaded[@]}"
+    cd "$tsan"
+    TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} \
+        ctest --output-on-failure -j"$(nproc)" -R "^($(IFS='|'; echo "${threaded[*]}"))\$"
+fi
