@@ -649,7 +649,9 @@ int sz_config_default_text(char **text) {
     add(&b, "# samizdatd configuration, written on the node's first start.\n"
             "# Syntax: `key = value` per line; lines starting with # are comments; a list key\n"
             "# is repeated, one value per line. An unknown key is an error. Command-line flags\n"
-            "# override this file (--listen replaces listen; --admin adds to the admin list).\n");
+            "# override this file (--listen replaces listen; --admin adds to the admin list).\n"
+            "# Changes take effect when samizdatd starts: reload on SIGHUP is not implemented\n"
+            "# yet. Keys marked \"needs a restart\" will need one even when it is.\n");
     for (size_t i = 0; i < NTABLE; i++) {
         const sz_config_entry_t *e = &table[i];
         add(&b, "\n# %s\n", e->description);
