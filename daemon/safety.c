@@ -88,20 +88,6 @@ int sz__safety_open(sz_store_t *s, MDB_txn *txn) {
     return sz__lmdb_err(rc);
 }
 
-static int fail_module(sz__txn_t *t, int rc) {
-    return sz__txn_fail(t, rc, rc == SZ_E_NO_SPACE ? MDB_MAP_FULL : 0);
-}
-
-static int get_byhash(sz_store_t *s, sz__txn_t *t, const uint8_t *hash, sz__byhash_t *b) {
-    MDB_val k = {32, (void *)hash}, v;
-    int rc = sz__txn_get(t, s->byhash, &k, &v);
-    if (rc != 0)
-        return rc;
-    if (sz__byhash_decode(b, &v) != 0)
-        return sz__txn_fail(t, SZ_E_CORRUPT, 0);
-    return 0;
-}
-
 /* The log value at seq, copied (values move when pages are written). *out is malloc'd. */
 static int log_copy(sz_store_t *s, sz__txn_t *t, uint64_t seq, uint8_t **out, size_t *len) {
     uint8_t k8[8];
@@ -123,7 +109,7 @@ static int log_copy(sz_store_t *s, sz__txn_t *t, uint64_t seq, uint8_t **out, si
 static int first_author(sz_store_t *s, sz__txn_t *t, const uint8_t *rid, uint8_t author[32],
                         uint8_t *kind) {
     sz__byhash_t b;
-    int rc = get_byhash(s, t, rid, &b);
+    int rc = sz__version_get(t, s, rid, &b);
     if (rc != 0)
         return rc;
     uint8_t *val;
@@ -220,7 +206,7 @@ static int check_retraction(sz_store_t *s, sz__txn_t *t, const retraction_t *r, 
         return SZ_E_DENIED; /* retractions and revocations must keep travelling */
     for (size_t i = 0; i < r->n; i++) {
         sz__byhash_t b;
-        rc = get_byhash(s, t, r->versions[i], &b);
+        rc = sz__version_get(t, s, r->versions[i], &b);
         if (rc == SZ_E_NOT_FOUND)
             continue;
         if (rc != 0)
@@ -299,7 +285,7 @@ int sz__safety_admit(sz_store_t *s, sz__txn_t *t, const sz_verified_t *v) {
  * stub and its byhash entry is flagged. */
 static int purge_one(sz_store_t *s, sz__txn_t *t, const uint8_t *hash, const uint8_t *rh) {
     sz__byhash_t b;
-    int rc = get_byhash(s, t, hash, &b);
+    int rc = sz__version_get(t, s, hash, &b);
     if (rc == SZ_E_NOT_FOUND)
         return 0;
     if (rc != 0 || (b.flags & SZ__BH_PURGED))
@@ -326,7 +312,7 @@ static int purge_one(sz_store_t *s, sz__txn_t *t, const uint8_t *hash, const uin
         rc = sz_index_remove(s->idx, t->txn, rid, r.first_created, &e.rec);
         if (rc != 0) {
             free(val);
-            return fail_module(t, rc);
+            return sz__txn_fail_module(t, rc);
         }
     }
     size_t sl = stub_encode(stub, &e.rec, hash, rh);
@@ -357,7 +343,7 @@ static int refresh_fts(sz_store_t *s, sz__txn_t *t, const uint8_t *rid) {
     if (rc != 0)
         return sz__txn_fail(t, rc, 0);
     if ((rc = sz_fts_delete(s->fts, t->txn, r.recno)) != 0)
-        return fail_module(t, rc);
+        return sz__txn_fail_module(t, rc);
     uint8_t *val = NULL;
     size_t len = 0;
     if ((rc = log_copy(s, t, r.cur_seq, &val, &len)) != 0)
@@ -372,7 +358,7 @@ static int refresh_fts(sz_store_t *s, sz__txn_t *t, const uint8_t *rid) {
         if (rc == SZ_E_JSON)
             rc = 0;
         if (rc != 0)
-            fail_module(t, rc);
+            sz__txn_fail_module(t, rc);
     }
     free(val);
     return t->err;
@@ -410,7 +396,7 @@ int sz__safety_apply(sz_store_t *s, sz__txn_t *t, const sz_verified_t *v) {
         if (rc != 0 && rc != SZ_E_EXISTS)
             break;
         sz__byhash_t b;
-        rc = get_byhash(s, t, r.versions[i], &b);
+        rc = sz__version_get(t, s, r.versions[i], &b);
         if (rc == 0 && !(b.flags & SZ__BH_PURGED)) {
             purge_one(s, t, r.versions[i], v->version_hash);
             purged = 1;

@@ -767,9 +767,9 @@ static int log_get(sz__txn_t *t, MDB_dbi log, uint64_t seq, MDB_val *v) {
     return rc;
 }
 
-static int lookup_version(sz__txn_t *t, MDB_dbi byhash, const uint8_t *hash, sz__byhash_t *b) {
+int sz__version_get(sz__txn_t *t, const sz_store_t *s, const uint8_t *hash, sz__byhash_t *b) {
     MDB_val k = {32, (void *)hash}, v;
-    int rc = sz__txn_get(t, byhash, &k, &v);
+    int rc = sz__txn_get(t, s->byhash, &k, &v);
     if (rc != 0)
         return rc;
     if (sz__byhash_decode(b, &v) != 0)
@@ -824,10 +824,8 @@ static int append_version(wctx_t *w, const sz_verified_t *v, const uint8_t *rid,
     return 0;
 }
 
-/* The LMDB code behind an error of the index or full-text module: inside a write transaction
- * their only source of SZ_E_NO_SPACE is a full map, which the store answers by growing it. */
-static int module_rc(int rc) {
-    return rc == SZ_E_NO_SPACE ? MDB_MAP_FULL : 0;
+int sz__txn_fail_module(sz__txn_t *t, int err) {
+    return sz__txn_fail(t, err, err == SZ_E_NO_SPACE ? MDB_MAP_FULL : 0);
 }
 
 /* Decodes a stored envelope that was verified when it was stored. */
@@ -857,7 +855,7 @@ static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
         return w->t.err;
     int rc = sz_index_update(s->idx, w->t.txn, rid, v->rec.created, NULL, &v->rec);
     if (rc != 0)
-        return sz__txn_fail(&w->t, rc, module_rc(rc));
+        return sz__txn_fail_module(&w->t, rc);
     w->next_recno++;
     memcpy(r->record_id, rid, 32);
     r->flags |= SZ_PUT_NEW_RECORD | SZ_PUT_CURRENT;
@@ -873,7 +871,7 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     int rc;
     for (unsigned i = 0; i < rec->nparents; i++) {
         sz__byhash_t pb;
-        rc = lookup_version(&w->t, s->byhash, rec->parents + 32 * i, &pb);
+        rc = sz__version_get(&w->t, s, rec->parents + 32 * i, &pb);
         if (rc == SZ_E_NOT_FOUND)
             return SZ_E_PARENT_MISSING;
         if (rc != 0)
@@ -961,7 +959,7 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     if (wins) {
         sz__byhash_t cb;
         MDB_val ce;
-        if (lookup_version(&w->t, s->byhash, rv.current, &cb) != 0 ||
+        if (sz__version_get(&w->t, s, rv.current, &cb) != 0 ||
             log_get(&w->t, s->log, cb.seq, &ce) != 0)
             return sz__txn_fail(&w->t, SZ_E_CORRUPT, 0);
         /* Values in a write transaction move when pages are written; keep our own copy. */
@@ -993,7 +991,7 @@ static int put_later(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
         rc =
             sz_index_update(s->idx, w->t.txn, rid, rv.first_created, old_purged ? NULL : &old, rec);
         if (rc != 0)
-            sz__txn_fail(&w->t, rc, module_rc(rc));
+            sz__txn_fail_module(&w->t, rc);
         r->flags |= SZ_PUT_CURRENT;
     }
     if (rv.nheads > 1)
@@ -1010,7 +1008,7 @@ static int put_one(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     sz__byhash_t b;
     memcpy(r->version_hash, v->version_hash, 32);
     r->flags = 0;
-    int rc = lookup_version(&w->t, w->s->byhash, v->version_hash, &b);
+    int rc = sz__version_get(&w->t, w->s, v->version_hash, &b);
     if (rc == 0) {
         MDB_val rk, rv;
         uint8_t k8[8];

@@ -5,6 +5,7 @@
 
 #include "fts.h"
 #include "index.h"
+#include "lmdb_txn.h"
 #include "merkle.h"
 #include "store.h"
 
@@ -85,6 +86,13 @@ int sz__recval_decode(sz__recval_t *r, const MDB_val *v);
 /* The record entry of the byhash entry (key, value): 0, SZ_E_NOT_FOUND for a later version (its
  * hash is no record id), or SZ_E_CORRUPT. */
 int sz__record_decode(sz__recval_t *r, const MDB_val *key, const MDB_val *value);
+/* Reads hash's byhash entry in the write transaction t: 0, SZ_E_NOT_FOUND, or t's sticky error
+ * (a malformed entry sets SZ_E_CORRUPT). */
+int sz__version_get(sz__txn_t *t, const sz_store_t *s, const uint8_t *hash, sz__byhash_t *b);
+/* Fails t with err from the index or full-text module. Inside a write transaction their only
+ * source of SZ_E_NO_SPACE is a full map, which the store answers by growing it, so that one is
+ * recorded as MDB_MAP_FULL. Returns the sticky error. */
+int sz__txn_fail_module(sz__txn_t *t, int err);
 /* Reads the record entry of rid in txn: 0, SZ_E_NOT_FOUND, SZ_E_CORRUPT or an LMDB error. */
 int sz__record_get(MDB_txn *txn, const sz_store_t *s, const uint8_t rid[32], sz__recval_t *r);
 void sz__merkle_key(uint8_t key[9], unsigned level, uint64_t index);

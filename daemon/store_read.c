@@ -688,7 +688,7 @@ static int fts_one(sz_store_t *s, sz__txn_t *t, const MDB_val *v) {
     if (rc == SZ_E_JSON)
         rc = 0;
     if (rc != 0)
-        return sz__txn_fail(t, rc, rc == SZ_E_NO_SPACE ? MDB_MAP_FULL : 0);
+        return sz__txn_fail_module(t, rc);
     return 0;
 }
 
@@ -747,7 +747,7 @@ int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
                 fst.pending > 0 && (n == 0 || fst.pending >= FTS_FLUSH_PENDING)) {
                 int fr = sz_fts_flush(s->fts, t.txn);
                 if (fr != 0)
-                    sz__txn_fail(&t, fr, fr == SZ_E_NO_SPACE ? MDB_MAP_FULL : 0);
+                    sz__txn_fail_module(&t, fr);
                 flushed = 1;
             }
         }
