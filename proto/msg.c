@@ -376,7 +376,8 @@ int sz_msg_record_encode(const sz_msg_record_t *m, uint8_t *out, size_t cap, siz
     return finish(&w, out_len);
 }
 
-static const uint8_t *rd_blob32(rd_t *r, size_t *n) {
+/* A blob32 envelope of 1..SZ_RECORD_MAX_LEN bytes. */
+static const uint8_t *rd_envelope(rd_t *r, size_t *n) {
     uint32_t l = rd_u32(r);
     *n = 0;
     if (r->err)
@@ -404,7 +405,7 @@ int sz_msg_record_decode(sz_msg_record_t *m, const uint8_t *in, size_t len) {
         rd_fail(&r, SZ_E_MALFORMED);
     m->heads = rd_take(&r, (size_t)m->nheads * 32);
     rd_copy(&r, m->version_hash, 32);
-    m->envelope = rd_blob32(&r, &m->envelope_len);
+    m->envelope = rd_envelope(&r, &m->envelope_len);
     return rd_end(&r, 1);
 }
 
@@ -428,7 +429,7 @@ int sz_msg_version_decode(sz_msg_version_t *m, const uint8_t *in, size_t len) {
     m->seq = rd_u64(&r);
     rd_copy(&r, m->version_hash, 32);
     m->generation = rd_u32(&r);
-    m->envelope = rd_blob32(&r, &m->envelope_len);
+    m->envelope = rd_envelope(&r, &m->envelope_len);
     return rd_end(&r, 1);
 }
 
@@ -720,22 +721,6 @@ static void wr_head(wr_t *w, const sz_tree_head_t *th) {
     uint8_t b[SZ_TREE_HEAD_LEN];
     sz_tree_head_encode(b, th);
     wr_bytes(w, b, sizeof b);
-}
-
-/* A blob32 envelope of 1..SZ_RECORD_MAX_LEN bytes. */
-static const uint8_t *rd_envelope(rd_t *r, size_t *len) {
-    uint32_t n = rd_u32(r);
-    *len = 0;
-    if (r->err)
-        return NULL;
-    if (n == 0 || n > SZ_RECORD_MAX_LEN) {
-        rd_fail(r, SZ_E_MALFORMED);
-        return NULL;
-    }
-    const uint8_t *p = rd_take(r, n);
-    if (p != NULL)
-        *len = n;
-    return p;
 }
 
 static int envelope_ok(const uint8_t *p, size_t n) {
