@@ -1,4 +1,5 @@
 /* Store reads, the Merkle log's proofs and the full-text catch-up; see store.h. */
+#include "encoding.h"
 #include "error.h"
 #include "lmdb_txn.h"
 #include "safety.h"
@@ -220,16 +221,6 @@ int sz_store_get_record(sz_store_t *s, const uint8_t record_id[static 32],
     return 0;
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Finds the keys of dbi that start with the nibble prefix (lo .. nibbles), and, when first_only
  * (dbi is byhash), that are records' first versions. Sets *found to 0, 1 or 2 (two or more) and
  * out to the first match. */
@@ -272,7 +263,7 @@ int sz_store_resolve(sz_store_t *s, const char *prefix, int what, uint8_t out[st
         return SZ_E_ARGUMENT;
     uint8_t lo[32] = {0};
     for (size_t i = 0; i < len; i++) {
-        int x = hexval(prefix[i]);
+        int x = sz_hex_digit(prefix[i]);
         if (x < 0)
             return SZ_E_ARGUMENT;
         lo[i / 2] |= (uint8_t)(i % 2 ? x : x << 4);

@@ -14,7 +14,7 @@ void sz_hex_encode(char *out, const uint8_t *in, size_t len) {
     out[2 * len] = '\0';
 }
 
-static int hex_value(char c) {
+int sz_hex_digit(int c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -28,7 +28,7 @@ int sz_hex_decode(uint8_t *out, size_t len, const char *text) {
     if (strlen(text) != 2 * len)
         return SZ_E_MALFORMED;
     for (size_t i = 0; i < len; i++) {
-        int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+        int hi = sz_hex_digit(text[2 * i]), lo = sz_hex_digit(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return SZ_E_MALFORMED;
         out[i] = (uint8_t)(hi << 4 | lo);
@@ -39,7 +39,7 @@ int sz_hex_decode(uint8_t *out, size_t len, const char *text) {
 int sz_hex_is_prefix(const char *text, size_t max) {
     size_t n = 0;
     for (; text[n] != '\0'; n++)
-        if (hex_value(text[n]) < 0 || n >= max)
+        if (sz_hex_digit(text[n]) < 0 || n >= max)
             return 0;
     return n > 0;
 }

@@ -22,6 +22,9 @@ void sz_hex_encode(char *out, const uint8_t *in, size_t len);
  * SZ_E_MALFORMED if text is not exactly that long or holds a non-hex character. */
 int sz_hex_decode(uint8_t *out, size_t len, const char *text);
 
+/* The value of one hex digit (either case) given as a char or a byte, or -1. */
+int sz_hex_digit(int c);
+
 /* Returns 1 if text is a non-empty string of lowercase or uppercase hex of at most max chars. */
 int sz_hex_is_prefix(const char *text, size_t max);
 

@@ -1,5 +1,6 @@
 #include "fastpath.h"
 
+#include "encoding.h"
 #include "format.h"
 
 #include <errno.h>
@@ -265,22 +266,12 @@ static int new_node(parser_t *ps, uint32_t *at) {
     return 0;
 }
 
-static int hexval(uint8_t c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int read_hex4(const uint8_t *p, const uint8_t *end, uint32_t *out) {
     if (end - p < 4)
         return -1;
     uint32_t v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(p[k]);
+        int h = sz_hex_digit(p[k]);
         if (h < 0)
             return -1;
         v = v << 4 | (uint32_t)h;
