@@ -51,6 +51,28 @@ static int get(check_t *c, MDB_dbi dbi, const void *key, size_t klen, MDB_val *v
     return mdb_get(c->txn, dbi, &k, v);
 }
 
+/* The parents of the version at seq (hash vh, byhash entry b): each stored earlier in the same
+ * record, and the version's generation one more than the greatest of theirs. */
+static void check_parents(check_t *c, uint64_t seq, const uint8_t *vh, const sz_record_t *rec,
+                          const sz__byhash_t *b) {
+    uint32_t gen = 0;
+    for (unsigned i = 0; i < rec->nparents; i++) {
+        sz__byhash_t pb;
+        MDB_val pv;
+        if (get(c, c->s->byhash, rec->parents + 32 * i, 32, &pv) != 0 ||
+            sz__byhash_decode(&pb, &pv) != 0) {
+            problem(c, "parent_missing", seq, vh, "parent %u is not stored", i);
+            continue;
+        }
+        if (pb.seq >= seq || pb.recno != b->recno)
+            problem(c, "parent", seq, vh, "parent %u is later or of another record", i);
+        if (pb.generation + 1 > gen)
+            gen = pb.generation + 1;
+    }
+    if (gen != b->generation)
+        problem(c, "generation", seq, vh, "generation %u, expected %u", b->generation, gen);
+}
+
 /* A purged log entry (retraction): its body and signature are gone by design, so what can be
  * checked is the stub itself, its byhash entry (flagged purged), its tombstone and its parents. */
 static void check_stub(check_t *c, uint64_t seq, const MDB_val *v, const uint8_t *vh) {
@@ -72,22 +94,7 @@ static void check_stub(check_t *c, uint64_t seq, const MDB_val *v, const uint8_t
     if (get(c, s->retracted, vh, 32, &tv) != 0 || tv.mv_size < 32 ||
         memcmp(tv.mv_data, e.retraction, 32) != 0)
         problem(c, "tombstone", seq, vh, "purged version has no matching tombstone");
-    uint32_t gen = 0;
-    for (unsigned i = 0; i < e.rec.nparents; i++) {
-        sz__byhash_t pb;
-        MDB_val pv;
-        if (get(c, s->byhash, e.rec.parents + 32 * i, 32, &pv) != 0 ||
-            sz__byhash_decode(&pb, &pv) != 0) {
-            problem(c, "parent_missing", seq, vh, "parent %u is not stored", i);
-            continue;
-        }
-        if (pb.seq >= seq || pb.recno != b.recno)
-            problem(c, "parent", seq, vh, "parent %u is later or of another record", i);
-        if (pb.generation + 1 > gen)
-            gen = pb.generation + 1;
-    }
-    if (gen != b.generation)
-        problem(c, "generation", seq, vh, "generation %u, expected %u", b.generation, gen);
+    check_parents(c, seq, vh, &e.rec, &b);
 }
 
 /* Pass 1: every log entry, in order, with the Merkle tree rebuilt alongside. */
@@ -171,22 +178,7 @@ static int check_log(check_t *c, sz_merkle_frontier_t *f, uint64_t *nlog, uint64
             memcmp(rv.mv_data, rid, 32) != 0)
             problem(c, "recno", seq, vh, "record number %llu does not map to its record",
                     (unsigned long long)b.recno);
-        uint32_t gen = 0;
-        for (unsigned i = 0; i < rec.nparents; i++) {
-            sz__byhash_t pb;
-            MDB_val pv;
-            if (get(c, s->byhash, rec.parents + 32 * i, 32, &pv) != 0 ||
-                sz__byhash_decode(&pb, &pv) != 0) {
-                problem(c, "parent_missing", seq, vh, "parent %u is not stored", i);
-                continue;
-            }
-            if (pb.seq >= seq || pb.recno != b.recno)
-                problem(c, "parent", seq, vh, "parent %u is later or of another record", i);
-            if (pb.generation + 1 > gen)
-                gen = pb.generation + 1;
-        }
-        if (gen != b.generation)
-            problem(c, "generation", seq, vh, "generation %u, expected %u", b.generation, gen);
+        check_parents(c, seq, vh, &rec, &b);
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : sz__lmdb_err(rc);
