@@ -1,5 +1,6 @@
 /* Full-text index and search; see fts.h for the contract and FTS.md for the layout. */
 #include "fts.h"
+#include "encoding.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -91,20 +92,6 @@ static double ln_pos(double x) {
 }
 
 /* ---- Byte helpers ---- */
-
-static void be64_put(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t be64_get(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 static size_t varint_put(uint8_t *p, uint64_t v) {
     size_t n = 0;
@@ -325,7 +312,7 @@ typedef struct pkey_s {
 static void pkey_set(pkey_t *k, const uint8_t *term, size_t len, uint64_t docno) {
     memcpy(k->b, term, len);
     k->b[len] = 0;
-    be64_put(k->b + len + 1, docno);
+    sz_be64_put(k->b + len + 1, docno);
     k->v.mv_data = k->b;
     k->v.mv_size = len + 9;
 }
@@ -361,7 +348,7 @@ static int db_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen) {
 static int put_docno(MDB_txn *txn, MDB_dbi dbi, uint64_t docno, const void *val, size_t len,
                      int *appended) {
     uint8_t kb[8];
-    be64_put(kb, docno);
+    sz_be64_put(kb, docno);
     MDB_cursor *c;
     int rc = sz__lmdb_err(mdb_cursor_open(txn, dbi, &c));
     if (rc != 0)
@@ -369,7 +356,7 @@ static int put_docno(MDB_txn *txn, MDB_dbi dbi, uint64_t docno, const void *val,
     MDB_val k, v;
     unsigned flags = 0;
     rc = sz__lmdb_err(mdb_cursor_get(c, &k, &v, MDB_LAST));
-    if (rc == SZ_E_NOT_FOUND || (rc == 0 && k.mv_size == 8 && be64_get(k.mv_data) < docno))
+    if (rc == SZ_E_NOT_FOUND || (rc == 0 && k.mv_size == 8 && sz_be64_get(k.mv_data) < docno))
         flags = MDB_APPEND;
     else if (rc != 0) {
         mdb_cursor_close(c);
@@ -964,7 +951,7 @@ static int merge_term(wctx_t *w, const uint8_t *term, size_t tlen, const post_t 
             break; /* newer than every closed block: the rest belong to the tail */
         if (rc != 0)
             return rc;
-        uint64_t last = be64_get((const uint8_t *)k.mv_data + tlen + 1);
+        uint64_t last = sz_be64_get((const uint8_t *)k.mv_data + tlen + 1);
         if ((rc = posts_decode(&w->blk, v.mv_data, (const uint8_t *)v.mv_data + v.mv_size)) != 0)
             return rc;
         size_t j = i;
@@ -1032,7 +1019,7 @@ static int remove_posting(wctx_t *w, const uint8_t *term, size_t tlen, uint64_t 
         rc = sz__lmdb_err(mdb_cursor_del(w->cur, 0));
     } else {
         /* The block keeps its key (its last docno) unless that one was removed. */
-        if (w->blk.v[w->blk.n - 1].docno != be64_get((const uint8_t *)k.mv_data + tlen + 1) &&
+        if (w->blk.v[w->blk.n - 1].docno != sz_be64_get((const uint8_t *)k.mv_data + tlen + 1) &&
             (rc = sz__lmdb_err(mdb_cursor_del(w->cur, 0))) != 0)
             return rc;
         rc = put_closed(w, term, tlen, w->blk.v, w->blk.n);
@@ -1202,7 +1189,7 @@ int sz_fts_flush(sz_fts_t *fts, MDB_txn *txn) {
             rc = SZ_E_CORRUPT;
             goto out;
         }
-        uint64_t docno = be64_get(k.mv_data);
+        uint64_t docno = sz_be64_get(k.mv_data);
         MDB_val dv;
         if ((rc = db_get(txn, fts->docs, k.mv_data, 8, &dv)) != 0) {
             if (rc == SZ_E_NOT_FOUND)
@@ -1273,7 +1260,7 @@ out:
  * the number of words it had to *old_dl. */
 static int remove_doc(sz_fts_t *fts, MDB_txn *txn, uint64_t docno, uint64_t *old_dl) {
     uint8_t dk[8];
-    be64_put(dk, docno);
+    sz_be64_put(dk, docno);
     MDB_val v;
     int rc = db_get(txn, fts->docs, dk, 8, &v);
     *old_dl = 0;
@@ -1663,7 +1650,7 @@ static int qterm_member(MDB_txn *txn, sz_fts_t *fts, qterm_t *t, uint64_t docno,
             rc = posts_decode(&t->blk, v.mv_data, (const uint8_t *)v.mv_data + v.mv_size);
             if (rc != 0)
                 return rc;
-            t->hi = be64_get((const uint8_t *)k.mv_data + t->len + 1);
+            t->hi = sz_be64_get((const uint8_t *)k.mv_data + t->len + 1);
             t->lo = (t->blk.n > 0 && t->blk.v[0].docno < docno) ? t->blk.v[0].docno : docno;
         }
         t->bpos = t->blk.n;
@@ -1689,7 +1676,7 @@ static int consider(query_t *q, MDB_txn *txn, sz_fts_t *fts, uint64_t docno, uin
     }
     if (q->nph > 0) {
         uint8_t dk[8];
-        be64_put(dk, docno);
+        sz_be64_put(dk, docno);
         MDB_val v;
         int rc = db_get(txn, fts->docs, dk, 8, &v);
         if (rc == SZ_E_NOT_FOUND)
@@ -1750,7 +1737,7 @@ static int scan_pending(query_t *q, MDB_txn *txn, sz_fts_t *fts) {
         if ((rc = grow((void **)&q->pc, &q->pccap, q->npc + 1, sizeof(pcand_t))) != 0)
             break;
         pcand_t *p = &q->pc[q->npc++];
-        p->docno = be64_get(k.mv_data);
+        p->docno = sz_be64_get(k.mv_data);
         p->norm = norm_encode(q->d.dl);
         for (unsigned i = 0; i < q->nq; i++)
             p->tf[i] = 0;

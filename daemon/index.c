@@ -81,20 +81,6 @@ struct sz_index_s {
 
 /* ---- small helpers ---- */
 
-static void be64_put(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t be64_get(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static int64_t floor_div(int64_t a, int64_t b) {
     int64_t q = a / b;
     return (a % b != 0 && a < 0) ? q - 1 : q;
@@ -280,7 +266,8 @@ static int add_period(entry_set_t *s, sz_jspan_t v) {
     for (size_t l = 0; l < NLEVELS; l++) {
         if (hi - lo < (INT64_C(1) << period_bits[l])) {
             k[1] = (uint8_t)l;
-            be64_put(k + 2, (uint64_t)floor_div(lo, INT64_C(1) << period_bits[l]) ^ (1ull << 63));
+            sz_be64_put(k + 2,
+                        (uint64_t)floor_div(lo, INT64_C(1) << period_bits[l]) ^ (1ull << 63));
             klen = 10;
             break;
         }
@@ -475,8 +462,8 @@ static int meta_build(entry_set_t *s, const sz_record_t *rec) {
     uint8_t *out = s->meta;
     out[0] = rec->kind;
     out[1] = (uint8_t)(rec->flags | (s->has_period ? 0x80 : 0));
-    be64_put(out + 2, (uint64_t)s->pmin);
-    be64_put(out + 10, (uint64_t)s->pmax);
+    sz_be64_put(out + 2, (uint64_t)s->pmin);
+    sz_be64_put(out + 10, (uint64_t)s->pmax);
     if (s->nout > 0)
         memcpy(out + META_LEN, s->out, s->nout * 32);
     s->metalen = len;
@@ -594,7 +581,7 @@ int sz_index_update(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
                     uint64_t first_created, const sz_record_t *old, const sz_record_t *cur) {
     uint8_t post[POST_LEN];
     int rc;
-    be64_put(post, first_created);
+    sz_be64_put(post, first_created);
     memcpy(post + 8, record_id, 32);
     entry_set_t *ns = &idx->news, *os = &idx->olds;
     if ((rc = build_set(ns, cur)) != 0)
@@ -633,7 +620,7 @@ int sz_index_remove(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
                     uint64_t first_created, const sz_record_t *cur) {
     uint8_t post[POST_LEN];
     int rc;
-    be64_put(post, first_created);
+    sz_be64_put(post, first_created);
     memcpy(post + 8, record_id, 32);
     entry_set_t *s = &idx->olds;
     if ((rc = build_set(s, cur)) != 0)
@@ -657,7 +644,7 @@ int sz_index_verify(sz_index_t *idx, MDB_txn *txn, const uint8_t record_id[stati
                     uint64_t first_created, const sz_record_t *cur, size_t *entries) {
     uint8_t post[POST_LEN];
     int rc;
-    be64_put(post, first_created);
+    sz_be64_put(post, first_created);
     memcpy(post + 8, record_id, 32);
     entry_set_t s = {0};
     MDB_cursor *cf = NULL, *cl = NULL;
@@ -953,10 +940,10 @@ static void query_binding(const sz_query_t *q, uint8_t out[6]) {
         crypto_generichash_update(&st, (const uint8_t *)q->filters[i].value,
                                   strlen(q->filters[i].value) + 1);
         crypto_generichash_final(&st, h, sizeof(h));
-        acc += be64_get(h);
+        acc += sz_be64_get(h);
     }
     uint8_t in[10], h[6];
-    be64_put(in, acc);
+    sz_be64_put(in, acc);
     in[8] = (uint8_t)q->kind;
     in[9] = q->newest_first ? 1 : 0;
     crypto_generichash(h, sizeof(h), in, sizeof(in), NULL, 0);
@@ -1033,7 +1020,7 @@ static void level_span(const cond_t *c, size_t l, int64_t *lo, int64_t *hi) {
 static void period_key(uint8_t k[10], size_t l, int64_t bucket) {
     k[0] = TAG_PERIOD;
     k[1] = (uint8_t)l;
-    be64_put(k + 2, (uint64_t)bucket ^ (1ull << 63));
+    sz_be64_put(k + 2, (uint64_t)bucket ^ (1ull << 63));
 }
 
 /* Collects the existing bucket keys a period condition must merge (at most max; returns the
@@ -1180,7 +1167,7 @@ static int check_cond(check_ctx_t *x, cond_t *c, const uint8_t post[POST_LEN], i
             return SZ_E_CORRUPT;
         if (!(m[1] & 0x80))
             return 0;
-        int64_t lo = (int64_t)be64_get(m + 2), hi = (int64_t)be64_get(m + 10);
+        int64_t lo = (int64_t)sz_be64_get(m + 2), hi = (int64_t)sz_be64_get(m + 10);
         return lo <= c->qmax && hi >= c->qmin;
     }
     }
@@ -1212,9 +1199,9 @@ static int posting_of(check_ctx_t *x, const uint8_t id[32], unsigned kind, uint8
             return lmdb_err(rc);
         if (d.mv_size != 8)
             return SZ_E_CORRUPT;
-        created = be64_get(d.mv_data);
+        created = sz_be64_get(d.mv_data);
     }
-    be64_put(post, created);
+    sz_be64_put(post, created);
     memcpy(post + 8, id, 32);
     uint8_t key[2] = {TAG_KIND, (uint8_t)kind};
     MDB_val k = {2, key}, d = {POST_LEN, post};

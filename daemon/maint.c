@@ -115,7 +115,7 @@ static int check_log(check_t *c, sz_merkle_frontier_t *f, uint64_t *nlog, uint64
             expect++;
             continue;
         }
-        uint64_t seq = sz__be64_get(k.mv_data);
+        uint64_t seq = sz_be64_get(k.mv_data);
         if (seq != expect)
             problem(c, "log_gap", seq, NULL, "expected sequence number %llu",
                     (unsigned long long)expect);
@@ -173,7 +173,7 @@ static int check_log(check_t *c, sz_merkle_frontier_t *f, uint64_t *nlog, uint64
             problem(c, "byhash_value", seq, vh, "hash index entry disagrees with the log");
         MDB_val rv;
         uint8_t rk[8];
-        sz__be64_put(rk, b.recno);
+        sz_be64_put(rk, b.recno);
         if (get(c, s->recnos, rk, 8, &rv) != 0 || rv.mv_size != 32 ||
             memcmp(rv.mv_data, rid, 32) != 0)
             problem(c, "recno", seq, vh, "record number %llu does not map to its record",
@@ -229,7 +229,7 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
         const uint8_t *rid = k.mv_data;
         uint8_t rk[8];
         MDB_val rv;
-        sz__be64_put(rk, r.recno);
+        sz_be64_put(rk, r.recno);
         if (get(c, s->recnos, rk, 8, &rv) != 0 || rv.mv_size != 32 ||
             memcmp(rv.mv_data, rid, 32) != 0)
             problem(c, "recno", UINT64_MAX, rid, "record number does not map back");
@@ -242,7 +242,7 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
         uint8_t f8[8];
         int mr = MDB_NOTFOUND, firstv = 1;
         if (get(c, s->byhash, rid, 32, &fbv) == 0 && sz__byhash_decode(&fb, &fbv) == 0) {
-            sz__be64_put(f8, fb.seq);
+            sz_be64_put(f8, fb.seq);
             md.mv_size = 8;
             md.mv_data = f8;
             mr = 0;
@@ -335,12 +335,12 @@ static int check_records(check_t *c, uint64_t *nrec, uint64_t *nmembers) {
         sz_record_t crec;
         uint8_t ck[8];
         if (get(c, s->byhash, r.current, 32, &cbv) == 0 && sz__byhash_decode(&cb, &cbv) == 0 &&
-            (sz__be64_put(ck, cb.seq), get(c, s->log, ck, 8, &cev) == 0) &&
+            (sz_be64_put(ck, cb.seq), get(c, s->log, ck, 8, &cev) == 0) &&
             sz__logent_is_stub(cev.mv_data, cev.mv_size)) {
             /* Current version retracted: its index entries were removed with its body. */
         } else if (get(c, s->byhash, r.current, 32, &cbv) == 0 &&
                    sz__byhash_decode(&cb, &cbv) == 0 &&
-                   (sz__be64_put(ck, cb.seq), get(c, s->log, ck, 8, &cev) == 0) &&
+                   (sz_be64_put(ck, cb.seq), get(c, s->log, ck, 8, &cev) == 0) &&
                    sz_record_decode(&crec, cev.mv_data, cev.mv_size) == 0) {
             size_t entries = 0;
             int ir = sz_index_verify(s->idx, c->txn, rid, r.first_created, &crec, &entries);

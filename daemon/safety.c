@@ -49,7 +49,7 @@ int sz__logent_decode(sz__logent_t *e, const void *data, size_t len, int want_ha
     e->rec.format = SZ_RECORD_FORMAT;
     e->rec.kind = p[68];
     e->rec.flags = p[69];
-    e->rec.created = sz__be64_get(p + 70);
+    e->rec.created = sz_be64_get(p + 70);
     e->rec.record_id = p + 78;
     e->rec.nparents = p[110];
     e->rec.parents = p + 111;
@@ -66,7 +66,7 @@ static size_t stub_encode(uint8_t *out, const sz_record_t *rec, const uint8_t *v
     memcpy(out + 36, rh, 32);
     out[68] = rec->kind;
     out[69] = rec->flags;
-    sz__be64_put(out + 70, rec->created);
+    sz_be64_put(out + 70, rec->created);
     memcpy(out + 78, rec->record_id, 32);
     out[110] = rec->nparents;
     memcpy(out + 111, rec->parents, 32 * (size_t)rec->nparents);
@@ -91,7 +91,7 @@ int sz__safety_open(sz_store_t *s, MDB_txn *txn) {
 /* The log value at seq, copied (values move when pages are written). *out is malloc'd. */
 static int log_copy(sz_store_t *s, sz__txn_t *t, uint64_t seq, uint8_t **out, size_t *len) {
     uint8_t k8[8];
-    sz__be64_put(k8, seq);
+    sz_be64_put(k8, seq);
     MDB_val k = {8, k8}, v;
     int rc = sz__txn_get(t, s->log, &k, &v);
     if (rc != 0)
@@ -212,7 +212,7 @@ static int check_retraction(sz_store_t *s, sz__txn_t *t, const retraction_t *r, 
         if (rc != 0)
             return rc;
         uint8_t k8[8];
-        sz__be64_put(k8, b.recno);
+        sz_be64_put(k8, b.recno);
         MDB_val k = {8, k8}, v;
         rc = sz__txn_get(t, s->recnos, &k, &v);
         if (rc != 0 || v.mv_size != 32)
@@ -318,7 +318,7 @@ static int purge_one(sz_store_t *s, sz__txn_t *t, const uint8_t *hash, const uin
     size_t sl = stub_encode(stub, &e.rec, hash, rh);
     free(val);
     uint8_t k8[8], bv[SZ__BYHASH_REC_LEN];
-    sz__be64_put(k8, b.seq);
+    sz_be64_put(k8, b.seq);
     MDB_val lk = {8, k8}, lv = {sl, stub};
     sz__txn_put(t, s->log, &lk, &lv, 0);
     /* Flag the byhash entry, keeping the record entry a first version's value carries. */
@@ -372,7 +372,7 @@ int sz__safety_apply(sz_store_t *s, sz__txn_t *t, const sz_verified_t *v) {
         if (parse_revocation(rec, key) != 0)
             return 0; /* admit checked it */
         memcpy(val, v->version_hash, 32);
-        sz__be64_put(val + 32, rec->created);
+        sz_be64_put(val + 32, rec->created);
         MDB_val k = {32, key}, d = {sizeof(val), val};
         rc = sz__txn_put(t, s->revoked, &k, &d, MDB_NOOVERWRITE);
         /* Set before the commit: if the transaction aborts this only costs lookups. */

@@ -27,20 +27,6 @@
 
 /* ---- small helpers ---- */
 
-void sz__be64_put(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-uint64_t sz__be64_get(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static void be32_put(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
@@ -53,9 +39,9 @@ static uint32_t be32_get(const uint8_t *p) {
 }
 
 void sz__byhash_encode(uint8_t out[SZ__BYHASH_LEN], const sz__byhash_t *b) {
-    sz__be64_put(out, b->seq);
-    sz__be64_put(out + 8, b->recno);
-    sz__be64_put(out + 16, b->created);
+    sz_be64_put(out, b->seq);
+    sz_be64_put(out + 8, b->recno);
+    sz_be64_put(out + 16, b->created);
     be32_put(out + 24, b->generation);
     be32_put(out + 28, b->flags);
 }
@@ -64,19 +50,19 @@ int sz__byhash_decode(sz__byhash_t *b, const MDB_val *v) {
     if (v->mv_size != SZ__BYHASH_LEN && v->mv_size != SZ__BYHASH_REC_LEN)
         return SZ_E_CORRUPT;
     const uint8_t *p = v->mv_data;
-    b->seq = sz__be64_get(p);
-    b->recno = sz__be64_get(p + 8);
-    b->created = sz__be64_get(p + 16);
+    b->seq = sz_be64_get(p);
+    b->recno = sz_be64_get(p + 8);
+    b->created = sz_be64_get(p + 16);
     b->generation = be32_get(p + 24);
     b->flags = be32_get(p + 28);
     return 0;
 }
 
 void sz__recval_encode(uint8_t out[SZ__RECVAL_LEN], const sz__recval_t *r) {
-    sz__be64_put(out, r->recno);
-    sz__be64_put(out + 8, r->first_created);
-    sz__be64_put(out + 16, r->cur_created);
-    sz__be64_put(out + 24, r->cur_seq);
+    sz_be64_put(out, r->recno);
+    sz_be64_put(out + 8, r->first_created);
+    sz_be64_put(out + 16, r->cur_created);
+    sz_be64_put(out + 24, r->cur_seq);
     memcpy(out + 32, r->current, 32);
     be32_put(out + 64, r->generation);
     be32_put(out + 68, r->nversions);
@@ -88,10 +74,10 @@ int sz__recval_decode(sz__recval_t *r, const MDB_val *v) {
     if (v->mv_size != SZ__RECVAL_LEN)
         return SZ_E_CORRUPT;
     const uint8_t *p = v->mv_data;
-    r->recno = sz__be64_get(p);
-    r->first_created = sz__be64_get(p + 8);
-    r->cur_created = sz__be64_get(p + 16);
-    r->cur_seq = sz__be64_get(p + 24);
+    r->recno = sz_be64_get(p);
+    r->first_created = sz_be64_get(p + 8);
+    r->cur_created = sz_be64_get(p + 16);
+    r->cur_seq = sz_be64_get(p + 24);
     memcpy(r->current, p + 32, 32);
     r->generation = be32_get(p + 64);
     r->nversions = be32_get(p + 68);
@@ -132,7 +118,7 @@ int sz__record_get(MDB_txn *txn, const sz_store_t *s, const uint8_t rid[32], sz_
 void sz__merkle_key(uint8_t key[9], unsigned level, uint64_t index) {
     /* Keyed by the subtree's last leaf, then level: subtrees are created in exactly this order,
      * so every put is an append and the pages pack full. */
-    sz__be64_put(key, ((index + 1) << level) - 1);
+    sz_be64_put(key, ((index + 1) << level) - 1);
     key[8] = (uint8_t)level;
 }
 
@@ -565,13 +551,13 @@ static int load_state(sz_store_t *s, sz__txn_t *t) {
         return t->err;
     int rc = sz__txn_cget(t, c, &k, &v, MDB_LAST);
     if (rc == 0 && k.mv_size == 8)
-        s->next_seq = sz__be64_get(k.mv_data) + 1;
+        s->next_seq = sz_be64_get(k.mv_data) + 1;
     mdb_cursor_close(c);
     if (sz__txn_cursor(t, s->recnos, &c) != 0)
         return t->err;
     rc = sz__txn_cget(t, c, &k, &v, MDB_LAST);
     if (rc == 0 && k.mv_size == 8)
-        s->next_recno = sz__be64_get(k.mv_data) + 1;
+        s->next_recno = sz_be64_get(k.mv_data) + 1;
     mdb_cursor_close(c);
     sz_merkle_frontier_init(&s->frontier);
     k.mv_size = 8;
@@ -759,7 +745,7 @@ typedef struct wctx_s {
 /* Reads the envelope stored at seq (borrowed from the map until the next write). */
 static int log_get(sz__txn_t *t, MDB_dbi log, uint64_t seq, MDB_val *v) {
     uint8_t k8[8];
-    sz__be64_put(k8, seq);
+    sz_be64_put(k8, seq);
     MDB_val k = {8, k8};
     int rc = sz__txn_get(t, log, &k, v);
     if (rc == SZ_E_NOT_FOUND)
@@ -783,7 +769,7 @@ static int append_version(wctx_t *w, const sz_verified_t *v, const uint8_t *rid,
     sz_store_t *s = w->s;
     uint64_t seq = w->next_seq;
     uint8_t k8[8];
-    sz__be64_put(k8, seq);
+    sz_be64_put(k8, seq);
     MDB_val k = {8, k8}, d = {v->rec.envelope_len, (void *)v->rec.envelope};
     sz__txn_put(&w->t, s->log, &k, &d, MDB_APPEND);
 
@@ -848,7 +834,7 @@ static int put_first(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     rv.nversions = 1;
     rv.nheads = 1;
     uint8_t rk[8];
-    sz__be64_put(rk, rv.recno);
+    sz_be64_put(rk, rv.recno);
     MDB_val nk = {8, rk}, nv = {32, (void *)rid};
     sz__txn_put(&w->t, s->recnos, &nk, &nv, MDB_APPEND);
     if (append_version(w, v, rid, rv.recno, 0, r) != 0)
@@ -1012,7 +998,7 @@ static int put_one(wctx_t *w, const sz_verified_t *v, sz_put_result_t *r) {
     if (rc == 0) {
         MDB_val rk, rv;
         uint8_t k8[8];
-        sz__be64_put(k8, b.recno);
+        sz_be64_put(k8, b.recno);
         rk.mv_size = 8;
         rk.mv_data = k8;
         if (sz__txn_get(&w->t, w->s->recnos, &rk, &rv) != 0 || rv.mv_size != 32)

@@ -3,6 +3,7 @@
 #ifndef SZ_STORE_INT_H
 #define SZ_STORE_INT_H
 
+#include "encoding.h"
 #include "fts.h"
 #include "index.h"
 #include "lmdb_txn.h"
@@ -77,8 +78,6 @@ struct sz_store_s {
     unsigned migrated_from;         /* format migrated at open, or 0 */
 };
 
-void sz__be64_put(uint8_t *p, uint64_t v);
-uint64_t sz__be64_get(const uint8_t *p);
 void sz__byhash_encode(uint8_t out[SZ__BYHASH_LEN], const sz__byhash_t *b);
 int sz__byhash_decode(sz__byhash_t *b, const MDB_val *v);
 void sz__recval_encode(uint8_t out[SZ__RECVAL_LEN], const sz__recval_t *r);

@@ -22,7 +22,7 @@ static int rget(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val
 
 static int log_get(sz_store_t *s, MDB_txn *txn, uint64_t seq, MDB_val *v) {
     uint8_t k8[8];
-    sz__be64_put(k8, seq);
+    sz_be64_put(k8, seq);
     int rc = rget(txn, s->log, k8, 8, v);
     return rc == SZ_E_NOT_FOUND ? SZ_E_CORRUPT : rc;
 }
@@ -390,7 +390,7 @@ int sz_store_history(sz_store_t *s, const uint8_t record_id[static 32], sz_store
                 rc = SZ_E_CORRUPT;
                 break;
             }
-            uint64_t seq = sz__be64_get(d.mv_data);
+            uint64_t seq = sz_be64_get(d.mv_data);
             rc = log_get(s, txn, seq, &env);
             if (rc == 0)
                 rc = visit(s, txn, seq, &env, cb, arg);
@@ -417,7 +417,7 @@ int sz_store_log(sz_store_t *s, uint64_t from, size_t max, sz_store_version_cb c
     rc = sz__lmdb_err(mdb_cursor_open(txn, s->log, &c));
     if (rc == 0) {
         uint8_t k8[8];
-        sz__be64_put(k8, from);
+        sz_be64_put(k8, from);
         MDB_val k = {8, k8}, d;
         int lr = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
         size_t done = 0;
@@ -426,7 +426,7 @@ int sz_store_log(sz_store_t *s, uint64_t from, size_t max, sz_store_version_cb c
                 rc = SZ_E_CORRUPT;
                 break;
             }
-            uint64_t seq = sz__be64_get(k.mv_data);
+            uint64_t seq = sz_be64_get(k.mv_data);
             rc = sz__logent_is_stub(d.mv_data, d.mv_size) ? visit_purged(s, txn, seq, &d, cb, arg)
                                                           : visit(s, txn, seq, &d, cb, arg);
             if (rc != 0)
@@ -587,7 +587,7 @@ int sz_store_stats(sz_store_t *s, sz_store_stats_t *out) {
     if (rc == 0) {
         int r2 = rget(txn, s->meta, "fts_seq", 7, &v);
         if (r2 == 0 && v.mv_size == 8)
-            out->fts_seq = sz__be64_get(v.mv_data);
+            out->fts_seq = sz_be64_get(v.mv_data);
         else if (r2 != SZ_E_NOT_FOUND)
             rc = r2 == 0 ? SZ_E_CORRUPT : r2;
     }
@@ -632,7 +632,7 @@ int sz_store_search(sz_store_t *s, const char *query, sz_search_hit_t *hits, siz
     for (size_t i = 0; rc == 0 && i < nf; i++) {
         uint8_t k8[8];
         MDB_val v;
-        sz__be64_put(k8, fh[i].docno);
+        sz_be64_put(k8, fh[i].docno);
         rc = rget(txn, s->recnos, k8, 8, &v);
         if (rc == 0 && v.mv_size != 32)
             rc = SZ_E_CORRUPT;
@@ -713,19 +713,19 @@ int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
         uint64_t from = 0;
         int r2 = sz__txn_get(&t, s->meta, &k, &d);
         if (r2 == 0 && d.mv_size == 8)
-            from = sz__be64_get(d.mv_data);
+            from = sz_be64_get(d.mv_data);
         MDB_cursor *c;
         size_t n = 0;
         int flushed = 0;
         uint64_t at = from;
         if (sz__txn_cursor(&t, s->log, &c) == 0) {
             uint8_t k8[8];
-            sz__be64_put(k8, from);
+            sz_be64_put(k8, from);
             MDB_val lk = {8, k8}, lv;
             r2 = sz__txn_cget(&t, c, &lk, &lv, MDB_SET_RANGE);
             while (r2 == 0 && n < chunk) {
                 /* fts_one may write pages the cursor's value lives on; copy the key first. */
-                at = sz__be64_get(lk.mv_data) + 1;
+                at = sz_be64_get(lk.mv_data) + 1;
                 if (fts_one(s, &t, &lv) != 0)
                     break;
                 n++;
@@ -749,7 +749,7 @@ int sz_store_fts_catchup(sz_store_t *s, size_t max, uint64_t *done) {
             break;
         }
         uint8_t a8[8];
-        sz__be64_put(a8, at);
+        sz_be64_put(a8, at);
         MDB_val av = {8, a8};
         sz__txn_put(&t, s->meta, &k, &av, 0);
         rc = sz__txn_commit(&t);

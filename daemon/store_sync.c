@@ -33,10 +33,10 @@ int sz_store_checkpoint_get(sz_store_t *s, const uint8_t peer[static 32], sz_che
         rc = SZ_E_CORRUPT;
     if (rc == 0) {
         const uint8_t *p = v.mv_data;
-        cp->next = sz__be64_get(p);
-        cp->verified_size = sz__be64_get(p + 8);
+        cp->next = sz_be64_get(p);
+        cp->verified_size = sz_be64_get(p + 8);
         memcpy(cp->verified_root, p + 16, 32);
-        cp->last_sync_ms = sz__be64_get(p + 48);
+        cp->last_sync_ms = sz_be64_get(p + 48);
     }
     sz__rd_end(s, txn);
     return rc;
@@ -47,10 +47,10 @@ static int cp_write(sz_store_t *s, const uint8_t peer[32], const sz_checkpoint_t
     uint8_t k[CP_KEY_LEN], val[CP_VAL_LEN];
     cp_key(k, peer);
     if (cp != NULL) {
-        sz__be64_put(val, cp->next);
-        sz__be64_put(val + 8, cp->verified_size);
+        sz_be64_put(val, cp->next);
+        sz_be64_put(val + 8, cp->verified_size);
         memcpy(val + 16, cp->verified_root, 32);
-        sz__be64_put(val + 48, cp->last_sync_ms);
+        sz_be64_put(val + 48, cp->last_sync_ms);
     }
     pthread_mutex_lock(&s->wlock);
     int rc = sz__grow_map(s, 1 << 16, 0);

@@ -1,5 +1,5 @@
-/* Text encodings used everywhere: lowercase hex for hashes and ids, and the single text form of a
- * public key.
+/* Encodings used everywhere: lowercase hex for hashes and ids, the single text form of a public
+ * key, and big-endian integers (whose bytewise order is numeric order, as LMDB keys need).
  *
  * A public key's text form is standard base64 with padding of its 32 bytes (44 characters), as
  * WireGuard does; the same form is used in config files, on the command line, in invites and in
@@ -34,5 +34,18 @@ void sz_pubkey_format(char out[static SZ_PUBKEY_TEXT_LEN + 1], const uint8_t pk[
 /* Parses the text form of a public key, ignoring surrounding whitespace. Returns 0, or SZ_E_KEY
  * when the text is not 44 characters of base64 that decode to 32 bytes. */
 int sz_pubkey_parse(uint8_t pk[static 32], const char *text);
+
+/* Big-endian 64-bit integers. */
+static inline void sz_be64_put(uint8_t p[static 8], uint64_t v) {
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint64_t sz_be64_get(const uint8_t p[static 8]) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
 
 #endif

@@ -31,20 +31,6 @@ _Static_assert(SZ_KEYFILE_SALT_LEN == crypto_pwhash_SALTBYTES, "Argon2id salt");
 #define B64_LEN (((SZ_KEYFILE_BLOB_LEN + 2) / 3) * 4)
 #define COMMENT_PREFIX "untrusted comment:"
 
-static void put_u64be(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_u64be(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 int sz_kdf_limits_named(sz_kdf_limits_t *out, const char *name) {
     if (strcmp(name, "interactive") == 0) {
         out->opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
@@ -149,8 +135,8 @@ int sz_keyfile_encode(char **text, const uint8_t sk[static 64], const char *pass
     blob[OFF_CIPHER] = SZ_KEYFILE_CIPHER_SECRETBOX;
     memcpy(blob + OFF_PUBLIC, pk, 32);
     if (kdf != SZ_KEYFILE_KDF_NONE) {
-        put_u64be(blob + OFF_OPSLIMIT, lim.opslimit);
-        put_u64be(blob + OFF_MEMLIMIT, lim.memlimit);
+        sz_be64_put(blob + OFF_OPSLIMIT, lim.opslimit);
+        sz_be64_put(blob + OFF_MEMLIMIT, lim.memlimit);
         randombytes_buf(blob + OFF_SALT, SZ_KEYFILE_SALT_LEN);
     }
     randombytes_buf(blob + OFF_NONCE, SZ_KEYFILE_NONCE_LEN);
@@ -233,7 +219,7 @@ static int check_blob(sz_keyfile_info_t *info, const uint8_t blob[static SZ_KEYF
         return SZ_E_KEYFILE;
     if (blob[OFF_CIPHER] != SZ_KEYFILE_CIPHER_SECRETBOX)
         return SZ_E_KEYFILE;
-    uint64_t ops = get_u64be(blob + OFF_OPSLIMIT), mem = get_u64be(blob + OFF_MEMLIMIT);
+    uint64_t ops = sz_be64_get(blob + OFF_OPSLIMIT), mem = sz_be64_get(blob + OFF_MEMLIMIT);
     switch (blob[OFF_KDF]) {
     case SZ_KEYFILE_KDF_NONE:
         /* An unprotected key has no KDF parameters; anything there means damage or tampering. */

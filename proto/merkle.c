@@ -1,4 +1,5 @@
 #include "merkle.h"
+#include "encoding.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -8,20 +9,6 @@
 #include "sha256.h"
 
 #define HLEN SZ_MERKLE_HASH_LEN
-
-static void put_u64be(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static uint64_t get_u64be(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 static unsigned popcount64(uint64_t v) {
     unsigned c = 0;
@@ -127,7 +114,7 @@ int sz_merkle_frontier_encode(const sz_merkle_frontier_t *f, uint8_t *out, size_
         return SZ_E_TOO_LARGE;
     size_t pos = 0;
     out[pos++] = SZ_MERKLE_FRONTIER_FORMAT;
-    put_u64be(out + pos, f->size);
+    sz_be64_put(out + pos, f->size);
     pos += 8;
     for (int l = SZ_MERKLE_MAX_LEVELS - 1; l >= 0; l--) {
         if ((f->size >> l) & 1) {
@@ -152,7 +139,7 @@ int sz_merkle_frontier_decode(sz_merkle_frontier_t *f, const uint8_t *in, size_t
         return SZ_E_TRUNCATED;
     sz_merkle_frontier_t tmp;
     sz_merkle_frontier_init(&tmp);
-    tmp.size = get_u64be(in + 1);
+    tmp.size = sz_be64_get(in + 1);
     size_t need = sz_merkle_frontier_encoded_len(&tmp);
     if (len < need)
         return SZ_E_TRUNCATED;
@@ -417,9 +404,9 @@ static void signed_message(uint8_t out[static SIGNED_LEN], const sz_tree_head_t 
     memcpy(out, SZ_TREE_HEAD_DOMAIN, DOMAIN_LEN);
     out[DOMAIN_LEN] = 0x00;
     uint8_t *p = out + DOMAIN_LEN + 1;
-    put_u64be(p, th->size);
+    sz_be64_put(p, th->size);
     memcpy(p + 8, th->root, HLEN);
-    put_u64be(p + 8 + HLEN, th->timestamp);
+    sz_be64_put(p + 8 + HLEN, th->timestamp);
     memcpy(p + 16 + HLEN, th->node_key, 32);
 }
 
@@ -453,9 +440,9 @@ int sz_tree_head_sign(sz_tree_head_t *th, const uint8_t sk[static 64]) {
 }
 
 void sz_tree_head_encode(uint8_t out[static SZ_TREE_HEAD_LEN], const sz_tree_head_t *th) {
-    put_u64be(out, th->size);
+    sz_be64_put(out, th->size);
     memcpy(out + 8, th->root, HLEN);
-    put_u64be(out + 8 + HLEN, th->timestamp);
+    sz_be64_put(out + 8 + HLEN, th->timestamp);
     memcpy(out + 16 + HLEN, th->node_key, 32);
     memcpy(out + FIELDS_LEN, th->signature, 64);
 }
@@ -466,9 +453,9 @@ int sz_tree_head_decode(sz_tree_head_t *th, const uint8_t *in, size_t len) {
     if (len > SZ_TREE_HEAD_LEN)
         return SZ_E_TRAILING;
     sz_tree_head_t tmp;
-    tmp.size = get_u64be(in);
+    tmp.size = sz_be64_get(in);
     memcpy(tmp.root, in + 8, HLEN);
-    tmp.timestamp = get_u64be(in + 8 + HLEN);
+    tmp.timestamp = sz_be64_get(in + 8 + HLEN);
     memcpy(tmp.node_key, in + 16 + HLEN, 32);
     memcpy(tmp.signature, in + FIELDS_LEN, 64);
     if (!root_fits_size(tmp.size, tmp.root))

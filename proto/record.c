@@ -1,5 +1,6 @@
 /* The record envelope codec: strict decoding, signing and verification. See proto/RECORD.md. */
 #include "record.h"
+#include "encoding.h"
 
 #include "error.h"
 #include "sha256.h"
@@ -31,20 +32,11 @@ static uint32_t load_be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-static uint64_t load_be64(const uint8_t *p) {
-    return (uint64_t)load_be32(p) << 32 | load_be32(p + 4);
-}
-
 static void store_be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
-}
-
-static void store_be64(uint8_t *p, uint64_t v) {
-    store_be32(p, (uint32_t)(v >> 32));
-    store_be32(p + 4, (uint32_t)v);
 }
 
 static int is_zero32(const uint8_t *p) {
@@ -115,7 +107,7 @@ int sz_record_decode(sz_record_t *rec, const uint8_t *buf, size_t len) {
     rec->format = buf[OFF_FORMAT];
     rec->kind = buf[OFF_KIND];
     rec->flags = buf[OFF_FLAGS];
-    rec->created = load_be64(buf + OFF_CREATED);
+    rec->created = sz_be64_get(buf + OFF_CREATED);
     rec->record_id = buf + OFF_RECORD_ID;
     rec->nparents = (uint8_t)nparents;
     rec->parents = buf + OFF_PARENTS;
@@ -221,7 +213,7 @@ int sz_record_sign(const sz_record_fields_t *fields, const uint8_t sk[static 64]
     env[OFF_FORMAT] = SZ_RECORD_FORMAT;
     env[OFF_KIND] = fields->kind;
     env[OFF_FLAGS] = fields->flags;
-    store_be64(env + OFF_CREATED, fields->created);
+    sz_be64_put(env + OFF_CREATED, fields->created);
     if (fields->record_id != NULL)
         memcpy(env + OFF_RECORD_ID, fields->record_id, SZ_HASH_LEN);
     else
