@@ -27,23 +27,12 @@
 
 /* ---- small helpers ---- */
 
-static void be32_put(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t be32_get(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 void sz__byhash_encode(uint8_t out[SZ__BYHASH_LEN], const sz__byhash_t *b) {
     sz_be64_put(out, b->seq);
     sz_be64_put(out + 8, b->recno);
     sz_be64_put(out + 16, b->created);
-    be32_put(out + 24, b->generation);
-    be32_put(out + 28, b->flags);
+    sz_be32_put(out + 24, b->generation);
+    sz_be32_put(out + 28, b->flags);
 }
 
 int sz__byhash_decode(sz__byhash_t *b, const MDB_val *v) {
@@ -53,8 +42,8 @@ int sz__byhash_decode(sz__byhash_t *b, const MDB_val *v) {
     b->seq = sz_be64_get(p);
     b->recno = sz_be64_get(p + 8);
     b->created = sz_be64_get(p + 16);
-    b->generation = be32_get(p + 24);
-    b->flags = be32_get(p + 28);
+    b->generation = sz_be32_get(p + 24);
+    b->flags = sz_be32_get(p + 28);
     return 0;
 }
 
@@ -64,10 +53,10 @@ void sz__recval_encode(uint8_t out[SZ__RECVAL_LEN], const sz__recval_t *r) {
     sz_be64_put(out + 16, r->cur_created);
     sz_be64_put(out + 24, r->cur_seq);
     memcpy(out + 32, r->current, 32);
-    be32_put(out + 64, r->generation);
-    be32_put(out + 68, r->nversions);
-    be32_put(out + 72, r->nheads);
-    be32_put(out + 76, r->flags);
+    sz_be32_put(out + 64, r->generation);
+    sz_be32_put(out + 68, r->nversions);
+    sz_be32_put(out + 72, r->nheads);
+    sz_be32_put(out + 76, r->flags);
 }
 
 int sz__recval_decode(sz__recval_t *r, const MDB_val *v) {
@@ -79,10 +68,10 @@ int sz__recval_decode(sz__recval_t *r, const MDB_val *v) {
     r->cur_created = sz_be64_get(p + 16);
     r->cur_seq = sz_be64_get(p + 24);
     memcpy(r->current, p + 32, 32);
-    r->generation = be32_get(p + 64);
-    r->nversions = be32_get(p + 68);
-    r->nheads = be32_get(p + 72);
-    r->flags = be32_get(p + 76);
+    r->generation = sz_be32_get(p + 64);
+    r->nversions = sz_be32_get(p + 68);
+    r->nheads = sz_be32_get(p + 72);
+    r->flags = sz_be32_get(p + 76);
     return 0;
 }
 
@@ -427,7 +416,7 @@ static int check_format(sz_store_t *s, sz__txn_t *t, const char *path, const sz_
             return sz__txn_fail(t, sz__lmdb_err(rc), rc);
         uint8_t fmt[sizeof(SZ_STORE_MAGIC) - 1 + 4];
         memcpy(fmt, SZ_STORE_MAGIC, sizeof(SZ_STORE_MAGIC) - 1);
-        be32_put(fmt + sizeof(SZ_STORE_MAGIC) - 1, SZ_STORE_FORMAT);
+        sz_be32_put(fmt + sizeof(SZ_STORE_MAGIC) - 1, SZ_STORE_FORMAT);
         MDB_val k = {6, "format"}, v = {sizeof(fmt), fmt};
         sz__txn_put(t, s->meta, &k, &v, 0);
         return open_dbs(s, t, MDB_CREATE);
@@ -449,7 +438,7 @@ static int check_format(sz_store_t *s, sz__txn_t *t, const char *path, const sz_
     }
     if (rc != 0)
         return rc;
-    uint32_t version = be32_get((const uint8_t *)v.mv_data + ml);
+    uint32_t version = sz_be32_get((const uint8_t *)v.mv_data + ml);
     if (version == 1) {
         *migrate = 1; /* the caller migrates it, outside this transaction */
         return 0;
@@ -528,7 +517,7 @@ static int migrate_from_1(sz_store_t *s, const char *path, const sz_store_option
     if (t.err == 0) {
         uint8_t fmt[sizeof(SZ_STORE_MAGIC) - 1 + 4];
         memcpy(fmt, SZ_STORE_MAGIC, sizeof(SZ_STORE_MAGIC) - 1);
-        be32_put(fmt + sizeof(SZ_STORE_MAGIC) - 1, SZ_STORE_FORMAT);
+        sz_be32_put(fmt + sizeof(SZ_STORE_MAGIC) - 1, SZ_STORE_FORMAT);
         MDB_val fk = {6, "format"}, fv = {sizeof(fmt), fmt};
         sz__txn_put(&t, s->meta, &fk, &fv, 0);
     }

@@ -35,6 +35,18 @@ void sz_pubkey_format(char out[static SZ_PUBKEY_TEXT_LEN + 1], const uint8_t pk[
  * when the text is not 44 characters of base64 that decode to 32 bytes. */
 int sz_pubkey_parse(uint8_t pk[static 32], const char *text);
 
+/* Big-endian 32-bit integers. */
+static inline void sz_be32_put(uint8_t p[static 4], uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint32_t sz_be32_get(const uint8_t p[static 4]) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* Big-endian 64-bit integers. */
 static inline void sz_be64_put(uint8_t p[static 8], uint64_t v) {
     for (int i = 7; i >= 0; i--, v >>= 8)

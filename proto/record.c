@@ -28,17 +28,6 @@ enum {
  * testimony while staying well inside any thread's stack. */
 #define VERIFY_STACK_LEN 8192
 
-static uint32_t load_be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void store_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static int is_zero32(const uint8_t *p) {
     uint8_t acc = 0;
     for (int i = 0; i < 32; i++)
@@ -92,7 +81,7 @@ int sz_record_decode(sz_record_t *rec, const uint8_t *buf, size_t len) {
     size_t off_body_len = off_author + SZ_PUBKEY_LEN;
     if (len - off_author < SZ_PUBKEY_LEN + 4)
         return SZ_E_TRUNCATED;
-    uint32_t body_len = load_be32(buf + off_body_len);
+    uint32_t body_len = sz_be32_get(buf + off_body_len);
     if (body_len > SZ_RECORD_MAX_BODY)
         return SZ_E_TOO_LARGE;
     size_t off_body = off_body_len + 4;
@@ -233,7 +222,7 @@ int sz_record_sign(const sz_record_fields_t *fields, const uint8_t sk[static 64]
     size_t off = OFF_PARENTS + (size_t)fields->nparents * SZ_HASH_LEN;
     memcpy(env + off, sk + 32, SZ_PUBKEY_LEN);
     off += SZ_PUBKEY_LEN;
-    store_be32(env + off, fields->body_len);
+    sz_be32_put(env + off, fields->body_len);
     off += 4;
     if (fields->body_len > 0)
         memcpy(env + off, fields->body, fields->body_len);

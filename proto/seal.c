@@ -1,5 +1,6 @@
 /* Sealed record bodies: padding, content encryption, recipient slots. See proto/SEALING.md. */
 #include "seal.h"
+#include "encoding.h"
 
 #include "error.h"
 #include "record.h"
@@ -82,17 +83,6 @@ static size_t padded_len(size_t n, unsigned s) {
         return 0;
     size_t p = padme(n < SZ_SEAL_PAD_MIN ? SZ_SEAL_PAD_MIN : n);
     return p > cap ? cap : p;
-}
-
-static void store_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t load_be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 int sz_seal_body_len(size_t plain_len, size_t nrecipients, size_t *body_len) {
@@ -245,7 +235,7 @@ int sz_seal(const uint8_t *plaintext, size_t len, uint8_t kind, const uint8_t au
      * second copy of the plaintext exists; this buffer is overwritten by ciphertext before the
      * function returns on every path. */
     uint8_t *ct = buf + head;
-    store_be32(ct, (uint32_t)len);
+    sz_be32_put(ct, (uint32_t)len);
     if (len > 0)
         memcpy(ct + SZ_SEAL_LENGTH_LEN, plaintext, len);
     memset(ct + SZ_SEAL_LENGTH_LEN + len, 0, m - SZ_SEAL_LENGTH_LEN - len);
@@ -325,7 +315,7 @@ int sz_unseal(const uint8_t *body, size_t len, uint8_t kind, const uint8_t autho
     }
     /* The plaintext is authentic, but its length field and padding must still be canonical: the
      * sealer's software is not trusted to have followed the rule. */
-    size_t plain = load_be32(out);
+    size_t plain = sz_be32_get(out);
     if (plain > m - SZ_SEAL_LENGTH_LEN ||
         padded_len(SZ_SEAL_LENGTH_LEN + plain, info.nslots) != m) {
         rc = SZ_E_MALFORMED;
