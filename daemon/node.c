@@ -5,6 +5,7 @@
 #include "error.h"
 #include "keyfile.h"
 #include "log.h"
+#include "peers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,8 +113,8 @@ static int fsync_dir(const char *dir) {
 /* Writes data to dir/name through a temporary file and a rename, so a crash leaves either the old
  * file or the whole new one, never a torn key. The file is created with mode from the start (no
  * window in which a secret is readable by others). */
-static int write_file(const char *dir, const char *name, const void *data, size_t len,
-                      mode_t mode) {
+int sz_node_write_file(const char *dir, const char *name, const void *data, size_t len,
+                       mode_t mode) {
     char *path = join_path(dir, name);
     size_t tl = strlen(name) + 6;
     char *tname = malloc(tl);
@@ -272,7 +273,7 @@ static int load_or_make_netkey(sz_node_t *node, const sz_node_options_t *o, cons
     char text[SZ_PUBKEY_TEXT_LEN + 2];
     sodium_bin2base64(text, sizeof(text), node->network_key, 32, sodium_base64_VARIANT_ORIGINAL);
     text[SZ_PUBKEY_TEXT_LEN] = '\n';
-    rc = write_file(node->dir, "network.key", text, SZ_PUBKEY_TEXT_LEN + 1, 0600);
+    rc = sz_node_write_file(node->dir, "network.key", text, SZ_PUBKEY_TEXT_LEN + 1, 0600);
     sodium_memzero(text, sizeof(text));
     if (rc != 0)
         fail(o, "cannot write %s: %s", path, sz_strerror(rc));
@@ -318,7 +319,7 @@ static int load_or_make_node_key(sz_node_t *node, const sz_node_options_t *o) {
         if (rc == 0)
             rc = sz_keyfile_encode(&text, node->secret_key, NULL, 0, NULL);
         if (rc == 0)
-            rc = write_file(node->dir, "node.key", text, strlen(text), 0600);
+            rc = sz_node_write_file(node->dir, "node.key", text, strlen(text), 0600);
         sz_keyfile_text_free(text);
         if (rc != 0) {
             fail(o, "cannot write %s: %s", path, sz_strerror(rc));
@@ -348,7 +349,7 @@ static int load_or_make_node_key(sz_node_t *node, const sz_node_options_t *o) {
     } else {
         char text[SZ_PUBFILE_TEXT_LEN + 1];
         sz_pubfile_format(text, node->public_key);
-        rc = write_file(node->dir, "node.key.pub", text, strlen(text), 0644);
+        rc = sz_node_write_file(node->dir, "node.key.pub", text, strlen(text), 0644);
         if (rc != 0)
             fail(o, "cannot write %s: %s", pub, sz_strerror(rc));
     }
@@ -417,7 +418,7 @@ static int load_or_make_admin(sz_node_t *node, const sz_node_options_t *o) {
         }
         char ptext[SZ_PUBFILE_TEXT_LEN + 1];
         sz_pubfile_format(ptext, info.public_key);
-        rc = write_file(node->dir, "admin.key.pub", ptext, strlen(ptext), 0644);
+        rc = sz_node_write_file(node->dir, "admin.key.pub", ptext, strlen(ptext), 0644);
         if (rc == 0)
             rc = add_admin(node, info.public_key);
         goto out;
@@ -430,13 +431,13 @@ static int load_or_make_admin(sz_node_t *node, const sz_node_options_t *o) {
     if (rc == 0)
         rc = sz_keyfile_encode(&text, sk, NULL, 0, NULL);
     if (rc == 0)
-        rc = write_file(node->dir, "admin.key", text, strlen(text), 0600);
+        rc = sz_node_write_file(node->dir, "admin.key", text, strlen(text), 0600);
     sz_keyfile_text_free(text);
     if (rc == 0) {
         char ptext[SZ_PUBFILE_TEXT_LEN + 1];
         memcpy(pk, sk + 32, 32);
         sz_pubfile_format(ptext, pk);
-        rc = write_file(node->dir, "admin.key.pub", ptext, strlen(ptext), 0644);
+        rc = sz_node_write_file(node->dir, "admin.key.pub", ptext, strlen(ptext), 0644);
         if (rc == 0)
             rc = add_admin(node, pk);
         if (rc == 0)
@@ -522,22 +523,7 @@ out:
 }
 
 static int save_peers(sz_node_t *node) {
-    size_t total = 0;
-    for (size_t i = 0; i < node->npeers; i++)
-        total += strlen(node->peers[i]) + 1;
-    char *buf = sodium_malloc(total + 1);
-    if (buf == NULL)
-        return -ENOMEM;
-    size_t len = 0;
-    for (size_t i = 0; i < node->npeers; i++) {
-        size_t n = strlen(node->peers[i]);
-        memcpy(buf + len, node->peers[i], n);
-        len += n;
-        buf[len++] = '\n';
-    }
-    int rc = write_file(node->dir, "peers", buf, len, 0600);
-    sodium_free(buf);
-    return rc;
+    return sz_peers_save(node->dir, (const char *const *)node->peers, node->npeers);
 }
 
 int sz_node_add_peer(sz_node_t *node, const char *invite) {
@@ -600,7 +586,7 @@ static int write_invite(sz_node_t *node, const sz_node_options_t *o) {
     if (same)
         return 0;
     node->invite[len] = '\n';
-    int rc = write_file(node->dir, "invite", node->invite, (size_t)len + 1, 0600);
+    int rc = sz_node_write_file(node->dir, "invite", node->invite, (size_t)len + 1, 0600);
     node->invite[len] = '\0';
     if (rc != 0)
         fail(o, "cannot write %s: %s", node->invite_path, sz_strerror(rc));
@@ -708,7 +694,7 @@ int sz_node_init(sz_node_t *node, const char *dir, const sz_node_options_t *o) {
         char *text = NULL;
         rc = sz_config_default_text(&text);
         if (rc == 0)
-            rc = write_file(dir, "samizdatd.conf", text, strlen(text), 0600);
+            rc = sz_node_write_file(dir, "samizdatd.conf", text, strlen(text), 0600);
         free(text);
         if (rc != 0) {
             fail(o, "cannot write %s: %s", conf, sz_strerror(rc));

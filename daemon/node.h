@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "invite.h"
@@ -78,5 +79,11 @@ void sz_node_free(sz_node_t *node);
  * error, SZ_E_CONFIG (the invite is for another archive: different network key), -ENOMEM or
  * -errno. */
 int sz_node_add_peer(sz_node_t *node, const char *invite);
+
+/* Writes data to dir/name (both borrowed) through a temporary file, fsync and a rename, then
+ * fsyncs dir, so a crash leaves either the old file or the whole new one. The file has mode from
+ * its creation. Returns 0 or -errno (-ENOMEM). */
+int sz_node_write_file(const char *dir, const char *name, const void *data, size_t len,
+                       mode_t mode);
 
 #endif

@@ -22,8 +22,8 @@ int sz_peers_parse(const char *invite, const uint8_t netkey[static 32], uint8_t 
  * NULL when out of memory. */
 char *sz_peers_dup(const char *text);
 
-/* Rewrites DIR/peers (dir borrowed) atomically (temporary file, fsync, rename) with the n invites
- * (borrowed texts), one per line, mode 0600. Returns 0 or -errno. */
+/* Rewrites DIR/peers (dir borrowed) atomically (sz_node_write_file) with the n invites (borrowed
+ * texts), one per line, mode 0600. Returns 0 or -errno. */
 int sz_peers_save(const char *dir, const char *const *invites, size_t n);
 
 #endif
